@@ -1,0 +1,14 @@
+#pragma once
+// The per-family kernel registration functions of the CPU backend.
+
+namespace jx::cpu {
+/// Keeps oneDNN's OpenMP threads from spinning against jx's pool (passive waiting).
+void configure_threading();
+void register_elementwise_kernels();  // backends/cpu/elementwise.cpp
+void register_shape_kernels();        // backends/cpu/shape.cpp
+void register_reduce_kernels();       // backends/cpu/reduce.cpp
+void register_dot_kernels();          // backends/cpu/dot.cpp
+void register_conv_kernels();         // backends/cpu/conv.cpp
+void register_window_kernels();       // backends/cpu/window.cpp
+void register_indexing_kernels();     // backends/cpu/indexing.cpp
+}  // namespace jx::cpu

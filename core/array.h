@@ -1,0 +1,237 @@
+#pragma once
+// Array: an immutable, reference-counted handle to either a concrete buffer or a tracer.
+// Arithmetic on concrete arrays runs eagerly; on tracers it records an equation.
+
+#include <concepts>
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <span>
+#include <type_traits>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/errors.h"
+#include "core/shape.h"
+
+namespace jx {
+
+enum class DeviceKind : uint8_t { cpu, cuda };
+
+struct Device {
+  DeviceKind kind = DeviceKind::cpu;
+  int id = 0;
+  bool operator==(const Device&) const = default;
+  std::string str() const;
+};
+std::ostream& operator<<(std::ostream& os, const Device& device);
+/// The devices jx can run on (cpu first).
+std::vector<Device> devices();
+Device default_device();
+
+/// A block of device memory, 64-byte aligned, returned to a caching allocator on destruction.
+class Buffer {
+ public:
+  Buffer(size_t nbytes, Device device);
+  ~Buffer();
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  void* data() const { return data_; }
+  size_t nbytes() const { return nbytes_; }
+  Device device() const { return device_; }
+
+ private:
+  void* data_ = nullptr;
+  size_t nbytes_ = 0;
+  Device device_;
+};
+
+class Trace;
+class Tracer;
+
+/// The state behind an Array handle. Concrete arrays hold a buffer; tracers derive from this.
+class ArrayImpl {
+ public:
+  ArrayImpl(AbstractValue aval, std::shared_ptr<Buffer> buffer)
+      : aval_(std::move(aval)), buffer_(std::move(buffer)) {}
+  virtual ~ArrayImpl() = default;
+  const AbstractValue& aval() const { return aval_; }
+  const std::shared_ptr<Buffer>& buffer() const { return buffer_; }
+  virtual Tracer* as_tracer() { return nullptr; }
+
+ protected:
+  AbstractValue aval_;
+  std::shared_ptr<Buffer> buffer_;
+};
+
+class Array;
+template <class T>
+concept ArrayLike = std::convertible_to<T, Array>;
+
+/// Functional indexed update: `x.at(i).set(v)`, `.add(v)`, `.mul(v)`, `.min(v)`, `.max(v)`.
+class AtProxy;
+
+/// The index accepted by `x[...]` and `x.at(...)`: an int, an integer Array, or a list of them
+/// indexing the leading axes.
+struct Index {
+  std::vector<Array> parts;
+  Index(int64_t i);                         // NOLINT: implicit by design
+  Index(int i);                             // NOLINT
+  Index(const Array& i);                    // NOLINT
+  Index(std::initializer_list<Array> ids);  // NOLINT
+};
+
+class Array {
+ public:
+  /// An undefined array (no value). Most operations reject it; transforms use it as "zero".
+  Array() = default;
+  explicit Array(std::shared_ptr<ArrayImpl> impl) : impl_(std::move(impl)) {}
+  /// A weakly typed 0-d array from a C++ number: `Array s = 2.0;` (float32 weak),
+  /// `Array i = 3;` (int32 weak). bool makes a strongly typed bool scalar.
+  template <class T>
+    requires std::is_arithmetic_v<T>
+  Array(T value);  // NOLINT: implicit by design, as Python scalars in JAX
+
+  bool defined() const { return impl_ != nullptr; }
+  DType dtype() const { return impl().aval().dtype; }
+  const Shape& shape() const { return impl().aval().shape; }
+  int64_t ndim() const { return impl().aval().ndim(); }
+  int64_t size() const { return impl().aval().size(); }
+  bool weak_type() const { return impl().aval().weak_type; }
+  const AbstractValue& aval() const { return impl().aval(); }
+  Device device() const;
+
+  bool is_tracer() const { return impl_ && impl_->as_tracer() != nullptr; }
+  Tracer* tracer() const { return impl_ ? impl_->as_tracer() : nullptr; }
+  ArrayImpl& impl() const;
+  const std::shared_ptr<ArrayImpl>& impl_ptr() const { return impl_; }
+
+  /// Host copy of the elements, converted to T (blocks until ready). Throws
+  /// ConcretizationError for a traced value.
+  template <class T>
+  std::vector<T> to_vector(const Loc& loc = Loc::current()) const;
+  /// The only element, converted to T; the array must have size 1.
+  template <class T>
+  T item(const Loc& loc = Loc::current()) const;
+  /// `if (x)`: a concrete size-1 array's truth value; ConcretizationError under a trace.
+  explicit operator bool() const;
+
+  Array astype(DType dtype, const Loc& loc = Loc::current()) const;
+  /// Indexing of the leading axes; negative indices count from the end.
+  Array operator[](const Index& index) const;
+  AtProxy at(const Index& index) const;
+  const Array& block_until_ready() const { return *this; }
+
+  /// Raw element access for kernels (concrete arrays only).
+  template <class T>
+  const T* data() const {
+    return static_cast<const T*>(raw_data());
+  }
+  template <class T>
+  T* mutable_data() const {
+    return static_cast<T*>(raw_data());
+  }
+  void* raw_data() const;
+
+ private:
+  std::shared_ptr<ArrayImpl> impl_;
+};
+
+/// An Array argument that remembers the caller's source line (used by binary operators, which
+/// cannot take a defaulted location argument of their own).
+struct ArrayArg {
+  Array value;
+  Loc loc;
+  template <class T>
+    requires ArrayLike<T>
+  ArrayArg(T&& v, const Loc& l = Loc::current()) : value(std::forward<T>(v)), loc(l) {}  // NOLINT
+};
+
+class AtProxy {
+ public:
+  AtProxy(Array x, Index index) : x_(std::move(x)), index_(std::move(index)) {}
+  Array get(const Loc& loc = Loc::current()) const;
+  Array set(const Array& v, const Loc& loc = Loc::current()) const;
+  Array add(const Array& v, const Loc& loc = Loc::current()) const;
+  Array mul(const Array& v, const Loc& loc = Loc::current()) const;
+  Array min(const Array& v, const Loc& loc = Loc::current()) const;
+  Array max(const Array& v, const Loc& loc = Loc::current()) const;
+
+ private:
+  Array x_;
+  Index index_;
+};
+
+namespace detail {
+/// A fresh concrete array with uninitialized storage for `aval`.
+Array empty_array(const AbstractValue& aval, Device device = Device{});
+/// A concrete array copied from host memory of `dtype`.
+Array array_from_host(const void* data, DType dtype, Shape shape, bool weak = false);
+Array scalar_array(double value, DType dtype, bool weak);
+/// Host copy of a concrete array converted to `dtype`.
+void copy_to_host(const Array& x, DType dtype, void* out, const char* op, const Loc& loc);
+}  // namespace detail
+
+template <class T>
+  requires std::is_arithmetic_v<T>
+Array::Array(T value) {
+  if constexpr (std::is_same_v<T, bool>) {
+    *this = detail::scalar_array(value ? 1.0 : 0.0, DType::bool_, false);
+  } else if constexpr (std::is_floating_point_v<T>) {
+    *this = detail::scalar_array(static_cast<double>(value), default_float, true);
+  } else if constexpr (std::is_unsigned_v<T> && sizeof(T) >= 4) {
+    *this = detail::scalar_array(static_cast<double>(value), DType::uint32, false);
+  } else {
+    *this = detail::scalar_array(static_cast<double>(value), default_int, true);
+  }
+}
+
+template <class T>
+std::vector<T> Array::to_vector(const Loc& loc) const {
+  static_assert(!std::is_same_v<T, bool>, "use to_vector<uint8_t> or <int> for bool arrays");
+  std::vector<T> out(static_cast<size_t>(defined() ? size() : 0));
+  if constexpr (std::is_same_v<T, uint8_t>) {
+    detail::copy_to_host(*this, DType::bool_, out.data(), "to_vector", loc);
+  } else {
+    detail::copy_to_host(*this, dtype_v<T>, out.data(), "to_vector", loc);
+  }
+  return out;
+}
+
+template <class T>
+T Array::item(const Loc& loc) const {
+  if (defined() && !is_tracer() && size() != 1) {
+    Error e(detail::cat("[item] needs an array of size 1, got ", aval().str()));
+    e.add_location(loc);
+    throw ShapeError(e.message());
+  }
+  if constexpr (std::is_same_v<T, bool>) {
+    uint8_t v = 0;
+    detail::copy_to_host(*this, DType::bool_, &v, "item", loc);
+    return v != 0;
+  } else {
+    T v{};
+    detail::copy_to_host(*this, dtype_v<T>, &v, "item", loc);
+    return v;
+  }
+}
+
+// ---- creation from host data -------------------------------------------------------------
+
+/// An array from host data: `array({1.f, 2.f, 3.f, 4.f}, {2, 2})`. The shape defaults to 1-d.
+template <class T>
+Array array(const std::vector<T>& data, std::optional<Shape> shape = std::nullopt,
+            const Loc& loc = Loc::current());
+template <class T>
+Array array(std::initializer_list<T> data, std::optional<Shape> shape = std::nullopt,
+            const Loc& loc = Loc::current()) {
+  return array(std::vector<T>(data), std::move(shape), loc);
+}
+
+std::ostream& operator<<(std::ostream& os, const Array& x);
+/// numpy-like text: "Array([1., 2.], dtype=float32)".
+std::string to_string(const Array& x);
+
+}  // namespace jx

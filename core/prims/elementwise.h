@@ -1,0 +1,51 @@
+#pragma once
+// Elementwise primitives (lax level: operands of one dtype and one shape, or a 0-d operand
+// broadcast against the other), and the numpy-layer helpers that promote and broadcast.
+
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "core/primitive.h"
+
+namespace jx {
+
+extern const Primitive add_p, sub_p, mul_p, div_p, rem_p, neg_p, max_p, min_p, pow_p, atan2_p;
+extern const Primitive exp_p, log_p, log1p_p, expm1_p, sin_p, cos_p, tan_p, tanh_p, sinh_p, cosh_p,
+    asin_p, acos_p, atan_p, sqrt_p, rsqrt_p, square_p, abs_p, sign_p, floor_p, ceil_p, round_p, erf_p,
+    lgamma_p, digamma_p, logistic_p, is_finite_p, integer_pow_p;
+extern const Primitive eq_p, ne_p, lt_p, le_p, gt_p, ge_p, and_p, or_p, not_p;
+extern const Primitive select_n_p, convert_element_type_p, stop_gradient_p;
+
+namespace detail {
+
+using DTypePredicate = bool (*)(DType);
+bool any_dtype(DType);
+bool numeric_dtype(DType);  // not bool
+bool float_dtype(DType);
+bool int_or_bool_dtype(DType);
+
+/// Builder for a unary primitive whose output aval equals its input's; rejects dtypes outside
+/// `allowed` with a DTypeError naming `what` ("a floating-point", ...).
+PrimitiveBuilder elementwise_unary(const std::string& name, DTypePredicate allowed, const char* what);
+/// Builder for a binary primitive: equal dtypes, equal shapes or one 0-d operand; the output
+/// has that dtype (or `out_dtype` when set, as for comparisons) and is weak when both inputs are.
+PrimitiveBuilder elementwise_binary(const std::string& name, DTypePredicate allowed, const char* what,
+                                    std::optional<DType> out_dtype = std::nullopt);
+
+/// The promoted type of the arguments on JAX's lattice (weak types honoured).
+TypeInfo result_type(std::span<const Array> args);
+/// Converts `x` to `t` (no-op when it already has that dtype and weakness).
+Array convert(const Array& x, TypeInfo t);
+/// Broadcasts `x` to `shape` with numpy rules (no-op when equal; 0-d operands are left alone
+/// when `keep_scalars`, since the binary primitives take them as they are).
+Array broadcast_to_shape(const Array& x, const Shape& shape, bool keep_scalars);
+/// numpy semantics for an n-ary elementwise op: promote all args to one type, broadcast to one
+/// shape. `op` names the op in errors.
+std::vector<Array> promote_and_broadcast(const char* op, std::vector<Array> args, bool keep_scalars = true);
+/// Like promote_and_broadcast, then converts integer/bool results to the default float (for
+/// ops like sin or true division that only make sense on floats).
+std::vector<Array> promote_to_inexact(const char* op, std::vector<Array> args, bool keep_scalars = true);
+
+}  // namespace detail
+}  // namespace jx

@@ -1,0 +1,16 @@
+#pragma once
+// jx: JAX for C++. The umbrella header: arrays, operations, trees, tracing and transforms.
+
+#include "core/array.h"
+#include "core/dtype.h"
+#include "core/errors.h"
+#include "core/ops.h"
+#include "core/shape.h"
+#include "core/tree.h"
+#include "trace/jaxpr.h"
+#include "trace/make_jaxpr.h"
+
+namespace jx {
+/// Threads used by eager kernels (JX_NUM_THREADS or all cores).
+void set_num_threads(int n);
+}  // namespace jx

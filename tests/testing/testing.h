@@ -1,0 +1,75 @@
+#pragma once
+// Shared helpers for the doctest suites: reference comparisons, random inputs with fixed seeds,
+// and the per-dtype tolerance table.
+
+#include <cmath>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+#include "jx/jx.h"
+
+namespace jx::testing {
+
+/// Tolerances per dtype: (rtol, atol).
+inline std::pair<double, double> tolerance(DType dtype) {
+  switch (dtype) {
+    case DType::float32: return {1e-5, 1e-6};
+    case DType::float64: return {1e-12, 1e-13};
+    default: return {0.0, 0.0};
+  }
+}
+
+/// Elements as double (host copy).
+inline std::vector<double> values(const Array& x) { return x.to_vector<double>(); }
+
+/// "" when x and the expected values agree elementwise within tolerance (NaN equals NaN),
+/// else a description of the first mismatch.
+inline std::string mismatch(const Array& x, const std::vector<double>& expected, double rtol, double atol) {
+  auto got = values(x);
+  if (got.size() != expected.size()) {
+    return "size " + std::to_string(got.size()) + " vs expected " + std::to_string(expected.size());
+  }
+  for (size_t i = 0; i < got.size(); ++i) {
+    double g = got[i], e = expected[i];
+    if (std::isnan(e) && std::isnan(g)) continue;
+    if (std::isinf(e) && g == e) continue;
+    if (!(std::abs(g - e) <= atol + rtol * std::abs(e))) {
+      std::ostringstream os;
+      os.precision(17);
+      os << "element " << i << ": got " << g << ", expected " << e << " (x = " << x << ")";
+      return os.str();
+    }
+  }
+  return "";
+}
+
+inline std::string mismatch(const Array& x, const std::vector<double>& expected) {
+  auto [rtol, atol] = tolerance(x.dtype());
+  return mismatch(x, expected, rtol, atol);
+}
+
+inline std::string mismatch(const Array& x, const Array& y) {
+  if (x.shape() != y.shape()) return "shapes " + x.aval().str() + " vs " + y.aval().str();
+  auto [rtol, atol] = tolerance(x.dtype());
+  return mismatch(x, values(y), rtol, atol);
+}
+
+/// Uniform random values in [lo, hi) from a fixed-seed generator (deterministic per seed).
+inline Array uniform(const Shape& shape, double lo, double hi, DType dtype = float32, unsigned seed = 0) {
+  std::mt19937_64 gen(seed);
+  std::uniform_real_distribution<double> dist(lo, hi);
+  std::vector<double> v(static_cast<size_t>(shape_size(shape)));
+  for (auto& e : v) e = dist(gen);
+  return array(v, shape).astype(dtype);
+}
+
+}  // namespace jx::testing
+
+/// CHECK that an Array matches expected values (a std::vector<double> or another Array).
+#define CHECK_ALLCLOSE(x, ...) CHECK_MESSAGE(::jx::testing::mismatch((x), __VA_ARGS__).empty(), ::jx::testing::mismatch((x), __VA_ARGS__))
+#define CHECK_ALLCLOSE_TOL(x, expected, rtol, atol) \
+  CHECK_MESSAGE(::jx::testing::mismatch((x), (expected), (rtol), (atol)).empty(), ::jx::testing::mismatch((x), (expected), (rtol), (atol)))
