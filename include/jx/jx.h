@@ -7,6 +7,13 @@
 #include "core/ops.h"
 #include "core/shape.h"
 #include "core/tree.h"
+#include "core/prims/conv.h"
+#include "core/prims/dot.h"
+#include "core/prims/elementwise.h"
+#include "core/prims/indexing.h"
+#include "core/prims/reduce.h"
+#include "core/prims/shape.h"
+#include "core/prims/window.h"
 #include "trace/jaxpr.h"
 #include "trace/make_jaxpr.h"
 
