@@ -6,6 +6,7 @@
 #include "core/errors.h"
 #include "core/ops.h"
 #include "core/shape.h"
+#include "core/trace.h"
 #include "core/tree.h"
 #include "core/prims/conv.h"
 #include "core/prims/dot.h"
