@@ -1,11 +1,33 @@
 #pragma once
-// Shape primitives: broadcast_in_dim, reshape, transpose, squeeze, expand_dims, slice, pad,
-// concatenate, rev, iota. Kernels: backends/cpu/shape.cpp.
+// Shape primitives: broadcast_in_dim, reshape, transpose, squeeze, slice, pad, concatenate, rev,
+// iota. Kernels: backends/cpu/shape.cpp. Numpy-level ops: core/prims/shape.cpp, creation
+// functions: core/creation.cpp.
+//
+// Params (as JAX's lax):
+//   broadcast_in_dim  shape, broadcast_dimensions
+//   reshape           new_sizes                       (row-major; same element count)
+//   transpose         permutation                     (output dim i = input dim permutation[i])
+//   squeeze           dimensions                      (sorted, each of extent 1)
+//   slice             start_indices, limit_indices, strides (one per dim, 0 <= start <= limit <= dim,
+//                                                      strides >= 1)
+//   pad               padding_config                  (flat (low, high, interior) triples, one per
+//                                                      dim; operands: x, 0-d padding value of x's dtype)
+//   concatenate       dimension                       (N >= 1 operands of one dtype and rank)
+//   rev               dimensions                      (sorted, distinct)
+//   iota              dtype, shape, dimension         (no operands; values 0..shape[dimension]-1)
 
 #include "core/primitive.h"
 
 namespace jx {
 
 extern const Primitive broadcast_in_dim_p;
+extern const Primitive reshape_p;
+extern const Primitive transpose_p;
+extern const Primitive squeeze_p;
+extern const Primitive slice_p;
+extern const Primitive pad_p;
+extern const Primitive concatenate_p;
+extern const Primitive rev_p;
+extern const Primitive iota_p;
 
 }  // namespace jx
