@@ -1,6 +1,35 @@
 #pragma once
-// The indexing primitives. Kernels: backends/cpu/indexing.cpp.
+// The indexing primitives (XLA semantics): dynamic_slice, dynamic_update_slice, gather and the
+// scatter family. Shape rules and the lax/numpy ops: core/prims/indexing.cpp,
+// core/indexing_ops.cpp. Kernels: backends/cpu/indexing.cpp.
 
 #include "core/primitive.h"
 
-namespace jx {}  // namespace jx
+namespace jx {
+
+/// dynamic_slice(operand, *start_indices)[slice_sizes]: one integer 0-d start per operand dim
+/// (all of one dtype); starts are clamped into [0, dim - size] so the slice always fits.
+extern const Primitive dynamic_slice_p;
+/// dynamic_update_slice(operand, update, *start_indices): starts clamped likewise.
+extern const Primitive dynamic_update_slice_p;
+/// gather(operand, indices)[offset_dims, collapsed_slice_dims, start_index_map, slice_sizes]:
+/// XLA's general gather with index_vector_dim = the last dim of `indices`; starts are clamped
+/// (JAX's "clip" mode).
+extern const Primitive gather_p;
+/// scatter*(operand, indices, updates)[update_window_dims, inserted_window_dims,
+/// scatter_dims_to_operand_dims]: XLA scatter with index_vector_dim = the last dim of
+/// `indices`; an update window that does not fit the operand is dropped whole (JAX's
+/// "fill/drop" mode). Duplicate indices combine (scatter: the last update wins).
+extern const Primitive scatter_p, scatter_add_p, scatter_mul_p, scatter_min_p, scatter_max_p;
+
+namespace detail {
+/// An integer index (any shape) converted to `dtype`, negative values counted from the end of a
+/// dimension of size `n` (`where(i < 0, i + n, i)`, as JAX; a concrete C++ number is
+/// normalized statically). Out-of-range values are left for the primitive to clamp or drop.
+Array normalize_index(const Array& i, int64_t n, DType dtype);
+/// dynamic_slice / dynamic_update_slice start indices: one integer 0-d Array per dimension of
+/// `x`, converted to their common dtype and normalized as above.
+std::vector<Array> normalize_start_indices(const char* op, const Array& x, const std::vector<Array>& starts);
+}  // namespace detail
+
+}  // namespace jx
