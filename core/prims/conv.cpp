@@ -1,0 +1,223 @@
+// conv_general_dilated: layout parsing, shape rule, lax::conv_general_dilated and jx::conv.
+// Kernels: backends/cpu/conv.cpp.
+
+#include "core/prims/conv.h"
+
+#include <algorithm>
+
+#include "core/ops.h"
+#include "core/prims/elementwise.h"
+#include "core/trace.h"
+
+namespace jx {
+namespace detail {
+
+ConvLayout conv_layout(const std::string& lhs_spec, const std::string& rhs_spec, const std::string& out_spec,
+                       int64_t rank) {
+  auto check = [&](const std::string& spec, const char* which, char a, char b) {
+    if (static_cast<int64_t>(spec.size()) != rank) {
+      throw_error<ValueError>("[conv_general_dilated] ", which, " spec \"", spec, "\" has ", spec.size(),
+                              " letters but the operands have rank ", rank);
+    }
+    for (size_t i = 0; i < spec.size(); ++i)
+      if (spec.find(spec[i], i + 1) != std::string::npos) {
+        throw_error<ValueError>("[conv_general_dilated] ", which, " spec \"", spec, "\" repeats '", spec[i], "'");
+      }
+    if (spec.find(a) == std::string::npos || spec.find(b) == std::string::npos) {
+      throw_error<ValueError>("[conv_general_dilated] ", which, " spec \"", spec, "\" must contain '", a, "' and '", b,
+                              "'");
+    }
+  };
+  check(lhs_spec, "lhs", 'N', 'C');
+  check(rhs_spec, "rhs", 'O', 'I');
+  check(out_spec, "out", 'N', 'C');
+  ConvLayout l;
+  l.lhs_n = static_cast<int64_t>(lhs_spec.find('N'));
+  l.lhs_c = static_cast<int64_t>(lhs_spec.find('C'));
+  l.rhs_o = static_cast<int64_t>(rhs_spec.find('O'));
+  l.rhs_i = static_cast<int64_t>(rhs_spec.find('I'));
+  l.out_n = static_cast<int64_t>(out_spec.find('N'));
+  l.out_c = static_cast<int64_t>(out_spec.find('C'));
+  for (size_t i = 0; i < rhs_spec.size(); ++i) {
+    char c = rhs_spec[i];
+    if (c == 'O' || c == 'I') continue;
+    size_t li = lhs_spec.find(c), oi = out_spec.find(c);
+    if (li == std::string::npos || oi == std::string::npos || c == 'N' || c == 'C') {
+      throw_error<ValueError>("[conv_general_dilated] spatial dimension '", c, "' of rhs spec \"", rhs_spec,
+                              "\" is not a spatial dimension of lhs spec \"", lhs_spec, "\" and out spec \"",
+                              out_spec, "\"");
+    }
+    l.rhs_spatial.push_back(static_cast<int64_t>(i));
+    l.lhs_spatial.push_back(static_cast<int64_t>(li));
+    l.out_spatial.push_back(static_cast<int64_t>(oi));
+  }
+  return l;
+}
+
+std::vector<std::pair<int64_t, int64_t>> padtype_to_pads(const char* op, const std::vector<int64_t>& in_shape,
+                                                         const std::vector<int64_t>& window,
+                                                         const std::vector<int64_t>& strides,
+                                                         const std::string& mode) {
+  std::vector<std::pair<int64_t, int64_t>> pads;
+  if (mode == "VALID") {
+    pads.assign(in_shape.size(), {0, 0});
+  } else if (mode == "SAME") {
+    for (size_t i = 0; i < in_shape.size(); ++i) {
+      if (strides[i] <= 0) throw_error<ValueError>("[", op, "] strides must be positive, got ", strides[i]);
+      int64_t out = (in_shape[i] + strides[i] - 1) / strides[i];
+      int64_t total = std::max<int64_t>((out - 1) * strides[i] + window[i] - in_shape[i], 0);
+      pads.emplace_back(total / 2, total - total / 2);
+    }
+  } else {
+    throw_error<ValueError>("[", op, "] padding must be \"SAME\", \"VALID\" or explicit (low, high) pairs, got \"",
+                            mode, "\"");
+  }
+  return pads;
+}
+
+}  // namespace detail
+
+namespace {
+
+std::string ints_str(const std::vector<int64_t>& v) { return shape_str(Shape(v.begin(), v.end())); }
+
+}  // namespace
+
+const Primitive conv_general_dilated_p =
+    PrimitiveBuilder("conv_general_dilated")
+        .shape_rule([](std::span<const AbstractValue> in, const Params& p) {
+          JX_CHECK(in.size() == 2, "conv_general_dilated takes two operands");
+          const auto& x = in[0];
+          const auto& w = in[1];
+          if (x.dtype != w.dtype) {
+            throw_error<DTypeError>("[conv_general_dilated] operands must have the same dtype, got lhs ", x.str(),
+                                    ", rhs ", w.str());
+          }
+          if (x.dtype == DType::bool_) {
+            throw_error<DTypeError>("[conv_general_dilated] needs numeric operands, got lhs ", x.str(), ", rhs ",
+                                    w.str());
+          }
+          if (x.ndim() != w.ndim() || x.ndim() < 2) {
+            throw_error<ShapeError>("[conv_general_dilated] lhs and rhs must have the same rank (>= 2), got lhs ",
+                                    x.str(), ", rhs ", w.str());
+          }
+          auto l = detail::conv_layout(p.get<std::string>("lhs_spec"), p.get<std::string>("rhs_spec"),
+                                       p.get<std::string>("out_spec"), x.ndim());
+          const size_t ns = l.lhs_spatial.size();
+          const auto& strides = p.get_ints("window_strides");
+          const auto& pads = p.get<IntPairs>("padding");
+          const auto& ld = p.get_ints("lhs_dilation");
+          const auto& rd = p.get_ints("rhs_dilation");
+          auto check_len = [&](size_t n, const char* what) {
+            if (n != ns) {
+              throw_error<ShapeError>("[conv_general_dilated] ", what, " has ", n, " entries but there are ", ns,
+                                      " spatial dimensions: lhs ", x.str(), ", rhs ", w.str());
+            }
+          };
+          check_len(strides.size(), "window_strides");
+          check_len(pads.size(), "padding");
+          check_len(ld.size(), "lhs_dilation");
+          check_len(rd.size(), "rhs_dilation");
+          for (size_t i = 0; i < ns; ++i) {
+            if (strides[i] <= 0 || ld[i] <= 0 || rd[i] <= 0) {
+              throw_error<ValueError>("[conv_general_dilated] strides and dilations must be positive, got strides ",
+                                      ints_str(strides), ", lhs_dilation ", ints_str(ld), ", rhs_dilation ",
+                                      ints_str(rd));
+            }
+          }
+          const int64_t G = p.get_int("feature_group_count");
+          const int64_t C = x.shape[l.lhs_c], I = w.shape[l.rhs_i], O = w.shape[l.rhs_o];
+          if (G <= 0) throw_error<ValueError>("[conv_general_dilated] feature_group_count must be positive, got ", G);
+          if (C != I * G) {
+            throw_error<ShapeError>("[conv_general_dilated] lhs feature dimension (", C,
+                                    ") must equal rhs input feature dimension (", I, ") times feature_group_count (",
+                                    G, "): lhs ", x.str(), ", rhs ", w.str());
+          }
+          if (O % G != 0) {
+            throw_error<ShapeError>("[conv_general_dilated] rhs output feature dimension (", O,
+                                    ") must be a multiple of feature_group_count (", G, "): rhs ", w.str());
+          }
+          Shape out(static_cast<size_t>(x.ndim()));
+          out[l.out_n] = x.shape[l.lhs_n];
+          out[l.out_c] = O;
+          for (size_t i = 0; i < ns; ++i) {
+            int64_t in_d = x.shape[l.lhs_spatial[i]], k = w.shape[l.rhs_spatial[i]];
+            int64_t dilated = in_d == 0 ? 0 : (in_d - 1) * ld[i] + 1;
+            int64_t padded = dilated + pads[i].first + pads[i].second;
+            int64_t keff = k == 0 ? 0 : (k - 1) * rd[i] + 1;
+            if (padded < 0) {
+              throw_error<ShapeError>("[conv_general_dilated] negative padding ", pads[i].first, ", ", pads[i].second,
+                                      " removes more than the whole spatial dimension ", i, " of lhs ", x.str());
+            }
+            out[l.out_spatial[i]] = padded < keff ? 0 : (padded - keff) / strides[i] + 1;
+          }
+          return std::vector<AbstractValue>{{x.dtype, out, x.weak_type && w.weak_type}};
+        })
+        .build();
+
+namespace lax {
+
+Array conv_general_dilated(const Array& lhs, const Array& rhs, const std::vector<int64_t>& window_strides,
+                           const Padding& padding, const std::vector<int64_t>& lhs_dilation,
+                           const std::vector<int64_t>& rhs_dilation, const ConvDimensionNumbers& dn,
+                           int64_t feature_group_count, const Loc& loc) {
+  return at_loc(loc, [&] {
+    const char* op = "conv_general_dilated";
+    if (lhs.ndim() != rhs.ndim() || lhs.ndim() < 2) {
+      throw_error<ShapeError>("[", op, "] lhs and rhs must have the same rank (>= 2), got lhs ", lhs.aval().str(),
+                              ", rhs ", rhs.aval().str());
+    }
+    auto l = detail::conv_layout(dn.lhs, dn.rhs, dn.out, lhs.ndim());
+    const size_t ns = l.lhs_spatial.size();
+    auto ones_if_empty = [&](const std::vector<int64_t>& v) {
+      return v.empty() ? std::vector<int64_t>(ns, 1) : v;
+    };
+    auto strides = ones_if_empty(window_strides), ld = ones_if_empty(lhs_dilation), rd = ones_if_empty(rhs_dilation);
+    IntPairs pads = padding.pairs;
+    if (padding.pairs.empty() && !(padding.mode.empty() && ns == 0)) {
+      if (strides.size() != ns || rd.size() != ns) {
+        throw_error<ShapeError>("[", op, "] window_strides and rhs_dilation need one entry per spatial dimension (",
+                                ns, ") of lhs ", lhs.aval().str());
+      }
+      std::vector<int64_t> in_shape, window;
+      for (size_t i = 0; i < ns; ++i) {
+        in_shape.push_back(lhs.shape()[l.lhs_spatial[i]]);
+        int64_t k = rhs.shape()[l.rhs_spatial[i]];
+        window.push_back(k == 0 ? 0 : (k - 1) * rd[i] + 1);
+      }
+      pads = detail::padtype_to_pads(op, in_shape, window, strides, padding.mode);
+    }
+    return bind1(conv_general_dilated_p, {lhs, rhs},
+                 Params{{"window_strides", strides},
+                        {"padding", pads},
+                        {"lhs_dilation", ld},
+                        {"rhs_dilation", rd},
+                        {"lhs_spec", dn.lhs},
+                        {"rhs_spec", dn.rhs},
+                        {"out_spec", dn.out},
+                        {"feature_group_count", feature_group_count}});
+  });
+}
+
+}  // namespace lax
+
+Array conv(const Array& x, const Array& w, const std::vector<int64_t>& strides, const Padding& padding,
+           const std::vector<int64_t>& dilation, const Loc& loc) {
+  return at_loc(loc, [&] {
+    if (x.ndim() != 4 || w.ndim() != 4) {
+      throw_error<ShapeError>("[conv] needs NHWC input and HWIO kernel of rank 4, got x ", x.aval().str(), ", w ",
+                              w.aval().str());
+    }
+    if (x.shape()[3] != w.shape()[2]) {
+      throw_error<ShapeError>("[conv] input channels of x ", x.aval().str(), " (", x.shape()[3],
+                              ") differ from the kernel's input channels, w ", w.aval().str(), " (", w.shape()[2],
+                              ")");
+    }
+    std::vector<Array> args{x, w};
+    auto t = detail::result_type(args);
+    return lax::conv_general_dilated(detail::convert(x, t), detail::convert(w, t), strides, padding, {}, dilation,
+                                     {"NHWC", "HWIO", "NHWC"}, 1);
+  });
+}
+
+}  // namespace jx
