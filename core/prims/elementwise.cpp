@@ -13,6 +13,7 @@ bool any_dtype(DType) { return true; }
 bool numeric_dtype(DType d) { return d != DType::bool_; }
 bool float_dtype(DType d) { return is_floating(d); }
 bool int_or_bool_dtype(DType d) { return !is_floating(d); }
+bool signed_or_float_dtype(DType d) { return is_floating(d) || is_signed_integer(d); }
 
 PrimitiveBuilder elementwise_unary(const std::string& name, DTypePredicate allowed, const char* what) {
   PrimitiveBuilder b(name);
@@ -91,19 +92,157 @@ std::vector<Array> promote_to_inexact(const char* op, std::vector<Array> args, b
   return args;
 }
 
+std::vector<Array> promote_numeric(const char* op, std::vector<Array> args, bool keep_scalars) {
+  args = promote_and_broadcast(op, std::move(args), keep_scalars);
+  if (args[0].dtype() == DType::bool_) {
+    for (auto& a : args) a = convert(a, TypeInfo{default_int, false});
+  }
+  return args;
+}
+
 }  // namespace detail
 
 using namespace detail;
 
 // ---- primitives ------------------------------------------------------------------------------
 
+namespace {
+PrimitiveBuilder float_unary(const std::string& name) { return elementwise_unary(name, float_dtype, "a floating-point"); }
+PrimitiveBuilder numeric_unary(const std::string& name) { return elementwise_unary(name, numeric_dtype, "a numeric"); }
+PrimitiveBuilder comparison(const std::string& name) {
+  return elementwise_binary(name, any_dtype, "any", DType::bool_);
+}
+}  // namespace
+
+// Binary arithmetic (lax.add, lax.sub, ...): numeric operands of one dtype.
 const Primitive add_p = elementwise_binary("add", numeric_dtype, "numeric").build();
 const Primitive sub_p = elementwise_binary("sub", numeric_dtype, "numeric").build();
 const Primitive mul_p = elementwise_binary("mul", numeric_dtype, "numeric").build();
+// Integer division truncates toward zero (C and XLA); x / 0 gives 0 instead of trapping.
 const Primitive div_p = elementwise_binary("div", numeric_dtype, "numeric").build();
-const Primitive neg_p = elementwise_unary("neg", numeric_dtype, "a numeric").build();
-const Primitive sin_p = elementwise_unary("sin", float_dtype, "a floating-point").build();
-const Primitive exp_p = elementwise_unary("exp", float_dtype, "a floating-point").build();
+// Remainder with the sign of the dividend (C fmod / XLA rem); integer x % 0 gives 0.
+const Primitive rem_p = elementwise_binary("rem", numeric_dtype, "numeric").build();
+// max/min propagate NaN, as XLA.
+const Primitive max_p = elementwise_binary("max", any_dtype, "any").build();
+const Primitive min_p = elementwise_binary("min", any_dtype, "any").build();
+const Primitive pow_p = elementwise_binary("pow", float_dtype, "floating-point").build();
+const Primitive atan2_p = elementwise_binary("atan2", float_dtype, "floating-point").build();
+
+const Primitive eq_p = comparison("eq").build();
+const Primitive ne_p = comparison("ne").build();
+const Primitive lt_p = comparison("lt").build();
+const Primitive le_p = comparison("le").build();
+const Primitive gt_p = comparison("gt").build();
+const Primitive ge_p = comparison("ge").build();
+const Primitive and_p = elementwise_binary("and", int_or_bool_dtype, "bool or integer").build();
+const Primitive or_p = elementwise_binary("or", int_or_bool_dtype, "bool or integer").build();
+const Primitive not_p = elementwise_unary("not", int_or_bool_dtype, "a bool or integer").build();
+
+const Primitive neg_p = numeric_unary("neg").build();
+const Primitive sign_p = numeric_unary("sign").build();
+const Primitive square_p = numeric_unary("square").build();
+const Primitive abs_p = elementwise_unary("abs", signed_or_float_dtype, "a signed integer or floating-point").build();
+
+const Primitive exp_p = float_unary("exp").build();
+const Primitive log_p = float_unary("log").build();
+const Primitive log1p_p = float_unary("log1p").build();
+const Primitive expm1_p = float_unary("expm1").build();
+const Primitive sin_p = float_unary("sin").build();
+const Primitive cos_p = float_unary("cos").build();
+const Primitive tan_p = float_unary("tan").build();
+const Primitive tanh_p = float_unary("tanh").build();
+const Primitive sinh_p = float_unary("sinh").build();
+const Primitive cosh_p = float_unary("cosh").build();
+const Primitive asin_p = float_unary("asin").build();
+const Primitive acos_p = float_unary("acos").build();
+const Primitive atan_p = float_unary("atan").build();
+const Primitive sqrt_p = float_unary("sqrt").build();
+const Primitive rsqrt_p = float_unary("rsqrt").build();
+const Primitive floor_p = float_unary("floor").build();
+const Primitive ceil_p = float_unary("ceil").build();
+const Primitive erf_p = float_unary("erf").build();
+const Primitive lgamma_p = float_unary("lgamma").build();
+const Primitive digamma_p = float_unary("digamma").build();
+const Primitive logistic_p = float_unary("logistic").build();
+
+const Primitive round_p =
+    PrimitiveBuilder("round")
+        .shape_rule([](std::span<const AbstractValue> in, const Params& p) {
+          if (!is_floating(in[0].dtype)) {
+            throw_error<DTypeError>("[round] needs a floating-point operand, got ", in[0].str());
+          }
+          int64_t method = p.get_int("rounding_method");
+          if (method != 0 && method != 1) {
+            throw_error<ValueError>("[round] rounding_method must be 0 (away from zero) or 1 (to nearest even), got ",
+                                    method);
+          }
+          return std::vector<AbstractValue>{in[0]};
+        })
+        .build();
+
+const Primitive is_finite_p =
+    PrimitiveBuilder("is_finite")
+        .shape_rule([](std::span<const AbstractValue> in, const Params&) {
+          if (!is_floating(in[0].dtype)) {
+            throw_error<DTypeError>("[is_finite] needs a floating-point operand, got ", in[0].str());
+          }
+          return std::vector<AbstractValue>{{DType::bool_, in[0].shape, false}};
+        })
+        .build();
+
+const Primitive integer_pow_p =
+    PrimitiveBuilder("integer_pow")
+        .shape_rule([](std::span<const AbstractValue> in, const Params& p) {
+          const auto& x = in[0];
+          if (!numeric_dtype(x.dtype)) {
+            throw_error<DTypeError>("[integer_pow] needs a numeric operand, got ", x.str());
+          }
+          int64_t y = p.get_int("y");
+          if (y < 0 && !is_floating(x.dtype)) {
+            throw_error<DTypeError>("[integer_pow] integers cannot be raised to a negative power, got ", x.str(),
+                                    " and y=", y);
+          }
+          return std::vector<AbstractValue>{x};
+        })
+        .build();
+
+const Primitive select_n_p =
+    PrimitiveBuilder("select_n")
+        .shape_rule([](std::span<const AbstractValue> in, const Params&) {
+          if (in.size() < 2) {
+            throw_error<ValueError>("[select_n] needs a predicate and at least one case, got ", in.size(),
+                                    " operands");
+          }
+          const auto& pred = in[0];
+          const auto& c0 = in[1];
+          if (pred.dtype != DType::bool_ && pred.dtype != DType::int32) {
+            throw_error<DTypeError>("[select_n] predicate must be bool or int32, got ", pred.str());
+          }
+          if (pred.dtype == DType::bool_ && in.size() > 3) {
+            throw_error<ValueError>("[select_n] a bool predicate selects between at most 2 cases, got ",
+                                    in.size() - 1);
+          }
+          bool weak = true;
+          for (size_t i = 1; i < in.size(); ++i) {
+            if (in[i].dtype != c0.dtype) {
+              throw_error<DTypeError>("[select_n] cases must have the same dtype, got ", c0.str(), " and ",
+                                      in[i].str());
+            }
+            if (in[i].shape != c0.shape) {
+              throw_error<ShapeError>("[select_n] cases must have the same shape, got ", c0.str(), " and ",
+                                      in[i].str());
+            }
+            weak = weak && in[i].weak_type;
+          }
+          if (pred.ndim() != 0 && pred.shape != c0.shape) {
+            throw_error<ShapeError>("[select_n] predicate must be 0-d or have the cases' shape, got ", pred.str(),
+                                    " and ", c0.str());
+          }
+          return std::vector<AbstractValue>{{c0.dtype, c0.shape, weak}};
+        })
+        .build();
+
+const Primitive stop_gradient_p = elementwise_unary("stop_gradient", any_dtype, "any").build();
 
 const Primitive convert_element_type_p =
     PrimitiveBuilder("convert_element_type")
@@ -124,31 +263,261 @@ Array binary(const Primitive& prim, const char* op, const Array& a, const Array&
     return bind1(prim, args);
   });
 }
+Array binary_float(const Primitive& prim, const char* op, const Array& a, const Array& b, const Loc& loc) {
+  return at_loc(loc, [&] { return bind1(prim, promote_to_inexact(op, {a, b})); });
+}
 Array unary_float(const Primitive& prim, const char* op, const Array& x, const Loc& loc) {
   return at_loc(loc, [&] {
     auto args = promote_to_inexact(op, {x});
     return bind1(prim, args);
   });
 }
+void check_defined(const char* op, const Array& x) {
+  if (!x.defined()) throw_error<ValueError>("[", op, "] the operand is an undefined Array");
+}
+// An all-`value` bool array shaped like x (numpy's isnan/isfinite on non-floats).
+Array bool_like(const Array& x, bool value) {
+  return lax::broadcast_in_dim(Array(value), x.shape(), {});
+}
+Array rem(const Array& a, const Array& b) { return bind1(rem_p, {a, b}); }
+Array select(const Array& pred, const Array& on_true, const Array& on_false) {
+  return bind1(select_n_p, {pred, on_false, on_true});
+}
 }  // namespace
 
-Array add(const Array& a, const Array& b, const Loc& loc) { return binary(add_p, "add", a, b, loc); }
+// numpy treats + and * on bools as logical or / and (jnp does the same with bitwise ops).
+Array add(const Array& a, const Array& b, const Loc& loc) {
+  return at_loc(loc, [&] {
+    auto args = promote_and_broadcast("add", {a, b});
+    return bind1(args[0].dtype() == DType::bool_ ? or_p : add_p, args);
+  });
+}
 Array subtract(const Array& a, const Array& b, const Loc& loc) { return binary(sub_p, "subtract", a, b, loc); }
-Array multiply(const Array& a, const Array& b, const Loc& loc) { return binary(mul_p, "multiply", a, b, loc); }
-Array divide(const Array& a, const Array& b, const Loc& loc) {
-  return at_loc(loc, [&] { return bind1(div_p, promote_to_inexact("divide", {a, b})); });
+Array multiply(const Array& a, const Array& b, const Loc& loc) {
+  return at_loc(loc, [&] {
+    auto args = promote_and_broadcast("multiply", {a, b});
+    return bind1(args[0].dtype() == DType::bool_ ? and_p : mul_p, args);
+  });
 }
+Array divide(const Array& a, const Array& b, const Loc& loc) { return binary_float(div_p, "divide", a, b, loc); }
+
+// As jnp.floor_divide: integers correct the truncated quotient where the signs differ and the
+// division is inexact; floats go through JAX's divmod (exact where floor(a / b) is not).
+Array floor_divide(const Array& a, const Array& b, const Loc& loc) {
+  return at_loc(loc, [&] {
+    auto args = promote_numeric("floor_divide", {a, b});
+    const Array& x1 = args[0];
+    const Array& y = args[1];
+    DType dt = x1.dtype();
+    if (is_unsigned_integer(dt)) return bind1(div_p, {x1, y});
+    if (is_signed_integer(dt)) {
+      Array quotient = bind1(div_p, {x1, y});
+      Array adjust = logical_and(not_equal(sign(x1), sign(y)), not_equal(rem(x1, y), 0));
+      return where(adjust, quotient - 1, quotient);
+    }
+    Array m = rem(x1, y);
+    Array d = bind1(div_p, {x1 - m, y});
+    Array ind = logical_and(not_equal(m, 0), not_equal(sign(y), sign(m)));
+    d = where(ind, d - 1, d);
+    return bind1(round_p, {d}, Params{{"rounding_method", int64_t{0}}});
+  });
+}
+
+// As jnp.remainder: the truncated remainder, moved by one divisor where its sign differs from
+// the divisor's (result has the sign of the divisor).
+Array mod(const Array& a, const Array& b, const Loc& loc) {
+  return at_loc(loc, [&] {
+    auto args = promote_numeric("mod", {a, b});
+    Array trunc_mod = rem(args[0], args[1]);
+    if (is_unsigned_integer(trunc_mod.dtype())) return trunc_mod;
+    Array do_plus = logical_and(not_equal(less(trunc_mod, 0), less(args[1], 0)), not_equal(trunc_mod, 0));
+    return where(do_plus, trunc_mod + args[1], trunc_mod);
+  });
+}
+
 Array negative(const Array& x, const Loc& loc) {
-  return at_loc(loc, [&] { return bind1(neg_p, {x}); });
+  return at_loc(loc, [&] {
+    check_defined("negative", x);
+    return bind1(neg_p, {x});
+  });
 }
-Array sin(const Array& x, const Loc& loc) { return unary_float(sin_p, "sin", x, loc); }
+
+// As jnp.power: floats (and ints mixed with floats) use pow; integer powers use binary
+// exponentiation over the low 6 bits of the exponent (larger powers overflow anyway).
+// Negative integer exponents give 0 (numpy raises; a traced exponent cannot be checked).
+Array power(const Array& a, const Array& b, const Loc& loc) {
+  return at_loc(loc, [&] {
+    auto args = promote_numeric("power", {a, b});
+    if (is_floating(args[0].dtype())) return bind1(pow_p, args);
+    Array x = args[0], y = args[1];
+    const TypeInfo t{x.dtype(), x.weak_type()};
+    const Array zero = convert(Array(0), t), one = convert(Array(1), t), two = convert(Array(2), t);
+    // pow(0, y) is 0 for y != 0.
+    Array acc = where(logical_and(equal(x, zero), not_equal(y, zero)), zero, one);
+    const Array y0 = y;
+    for (int bit = 0; bit < 6; ++bit) {
+      acc = where(not_equal(logical_and(y, one), zero), acc * x, acc);
+      x = x * x;
+      y = bind1(div_p, {y, two});
+    }
+    if (is_signed_integer(t.dtype)) acc = where(less(y0, zero), zero, acc);
+    return acc;
+  });
+}
+
+Array maximum(const Array& a, const Array& b, const Loc& loc) { return binary(max_p, "maximum", a, b, loc); }
+Array minimum(const Array& a, const Array& b, const Loc& loc) { return binary(min_p, "minimum", a, b, loc); }
+Array arctan2(const Array& y, const Array& x, const Loc& loc) { return binary_float(atan2_p, "arctan2", y, x, loc); }
+
+// Stable log(exp(a) + exp(b)) = max + log1p(exp(-|a - b|)); a - b is NaN only for equal
+// infinities (or NaN inputs), where a + b is the answer.
+Array logaddexp(const Array& a, const Array& b, const Loc& loc) {
+  return at_loc(loc, [&] {
+    auto args = promote_to_inexact("logaddexp", {a, b});
+    const Array &x1 = args[0], &x2 = args[1];
+    Array amax = bind1(max_p, {x1, x2});
+    Array delta = bind1(sub_p, {x1, x2});
+    Array is_nan = bind1(ne_p, {delta, delta});
+    Array stable = amax + bind1(log1p_p, {bind1(exp_p, {bind1(neg_p, {bind1(abs_p, {delta})})})});
+    return select(is_nan, bind1(add_p, {x1, x2}), stable);
+  });
+}
+
 Array exp(const Array& x, const Loc& loc) { return unary_float(exp_p, "exp", x, loc); }
+Array log(const Array& x, const Loc& loc) { return unary_float(log_p, "log", x, loc); }
+Array log1p(const Array& x, const Loc& loc) { return unary_float(log1p_p, "log1p", x, loc); }
+Array expm1(const Array& x, const Loc& loc) { return unary_float(expm1_p, "expm1", x, loc); }
+Array sin(const Array& x, const Loc& loc) { return unary_float(sin_p, "sin", x, loc); }
+Array cos(const Array& x, const Loc& loc) { return unary_float(cos_p, "cos", x, loc); }
+Array tan(const Array& x, const Loc& loc) { return unary_float(tan_p, "tan", x, loc); }
+Array tanh(const Array& x, const Loc& loc) { return unary_float(tanh_p, "tanh", x, loc); }
+Array sinh(const Array& x, const Loc& loc) { return unary_float(sinh_p, "sinh", x, loc); }
+Array cosh(const Array& x, const Loc& loc) { return unary_float(cosh_p, "cosh", x, loc); }
+Array arcsin(const Array& x, const Loc& loc) { return unary_float(asin_p, "arcsin", x, loc); }
+Array arccos(const Array& x, const Loc& loc) { return unary_float(acos_p, "arccos", x, loc); }
+Array arctan(const Array& x, const Loc& loc) { return unary_float(atan_p, "arctan", x, loc); }
+Array sqrt(const Array& x, const Loc& loc) { return unary_float(sqrt_p, "sqrt", x, loc); }
+Array rsqrt(const Array& x, const Loc& loc) { return unary_float(rsqrt_p, "rsqrt", x, loc); }
+Array erf(const Array& x, const Loc& loc) { return unary_float(erf_p, "erf", x, loc); }
+Array lgamma(const Array& x, const Loc& loc) { return unary_float(lgamma_p, "lgamma", x, loc); }
+Array digamma(const Array& x, const Loc& loc) { return unary_float(digamma_p, "digamma", x, loc); }
+Array sigmoid(const Array& x, const Loc& loc) { return unary_float(logistic_p, "sigmoid", x, loc); }
+
+Array square(const Array& x, const Loc& loc) {
+  return at_loc(loc, [&] { return bind1(square_p, promote_numeric("square", {x})); });
+}
+Array reciprocal(const Array& x, const Loc& loc) {
+  return at_loc(loc, [&] {
+    return bind1(integer_pow_p, promote_to_inexact("reciprocal", {x}), Params{{"y", int64_t{-1}}});
+  });
+}
+// Unsigned and bool values are their own absolute value (as jnp.abs).
+Array abs(const Array& x, const Loc& loc) {
+  return at_loc(loc, [&] {
+    check_defined("abs", x);
+    if (x.dtype() == DType::bool_ || is_unsigned_integer(x.dtype())) return x;
+    return bind1(abs_p, {x});
+  });
+}
+Array sign(const Array& x, const Loc& loc) {
+  return at_loc(loc, [&] {
+    check_defined("sign", x);
+    return bind1(sign_p, {x});
+  });
+}
+// floor/ceil/round of integers and bools are the values themselves (as jnp).
+Array floor(const Array& x, const Loc& loc) {
+  return at_loc(loc, [&] {
+    check_defined("floor", x);
+    return is_floating(x.dtype()) ? bind1(floor_p, {x}) : x;
+  });
+}
+Array ceil(const Array& x, const Loc& loc) {
+  return at_loc(loc, [&] {
+    check_defined("ceil", x);
+    return is_floating(x.dtype()) ? bind1(ceil_p, {x}) : x;
+  });
+}
+Array round(const Array& x, const Loc& loc) {
+  return at_loc(loc, [&] {
+    check_defined("round", x);
+    return is_floating(x.dtype()) ? bind1(round_p, {x}, Params{{"rounding_method", int64_t{1}}}) : x;
+  });
+}
+
+// jax.nn.softplus is logaddexp(x, 0).
+Array softplus(const Array& x, const Loc& loc) {
+  return at_loc(loc, [&] { return logaddexp(x, 0.0); });
+}
+Array isnan(const Array& x, const Loc& loc) {
+  return at_loc(loc, [&] {
+    check_defined("isnan", x);
+    return is_floating(x.dtype()) ? bind1(ne_p, {x, x}) : bool_like(x, false);
+  });
+}
+Array isfinite(const Array& x, const Loc& loc) {
+  return at_loc(loc, [&] {
+    check_defined("isfinite", x);
+    return is_floating(x.dtype()) ? bind1(is_finite_p, {x}) : bool_like(x, true);
+  });
+}
+// As jnp.clip: maximum(lo, x), then minimum(hi, .).
+Array clip(const Array& x, const Array& lo, const Array& hi, const Loc& loc) {
+  return at_loc(loc, [&] { return minimum(hi, maximum(lo, x)); });
+}
+
+// As jnp.where: a and b promote together; a non-bool condition means cond != 0; all three
+// broadcast to one shape, then lax.select.
+Array where(const Array& cond, const Array& a, const Array& b, const Loc& loc) {
+  return at_loc(loc, [&] {
+    check_defined("where", cond);
+    auto ab = promote_and_broadcast("where", {a, b}, /*keep_scalars=*/true);
+    Array c = cond;
+    if (c.dtype() != DType::bool_) c = not_equal(c, 0);
+    AbstractValue acc = c.aval();
+    acc.shape = broadcast_shapes("where", acc, ab[0].aval());
+    acc.shape = broadcast_shapes("where", acc, ab[1].aval());
+    c = broadcast_to_shape(c, acc.shape, false);
+    Array x = broadcast_to_shape(ab[0], acc.shape, false);
+    Array y = broadcast_to_shape(ab[1], acc.shape, false);
+    return select(c, x, y);
+  });
+}
+
+Array equal(const Array& a, const Array& b, const Loc& loc) { return binary(eq_p, "equal", a, b, loc); }
+Array not_equal(const Array& a, const Array& b, const Loc& loc) { return binary(ne_p, "not_equal", a, b, loc); }
+Array less(const Array& a, const Array& b, const Loc& loc) { return binary(lt_p, "less", a, b, loc); }
+Array less_equal(const Array& a, const Array& b, const Loc& loc) { return binary(le_p, "less_equal", a, b, loc); }
+Array greater(const Array& a, const Array& b, const Loc& loc) { return binary(gt_p, "greater", a, b, loc); }
+Array greater_equal(const Array& a, const Array& b, const Loc& loc) {
+  return binary(ge_p, "greater_equal", a, b, loc);
+}
+Array logical_and(const Array& a, const Array& b, const Loc& loc) { return binary(and_p, "logical_and", a, b, loc); }
+Array logical_or(const Array& a, const Array& b, const Loc& loc) { return binary(or_p, "logical_or", a, b, loc); }
+Array logical_not(const Array& x, const Loc& loc) {
+  return at_loc(loc, [&] {
+    check_defined("logical_not", x);
+    return bind1(not_p, {x});
+  });
+}
 
 Array operator+(const Array& a, const ArrayArg& b) { return add(a, b.value, b.loc); }
 Array operator-(const Array& a, const ArrayArg& b) { return subtract(a, b.value, b.loc); }
 Array operator*(const Array& a, const ArrayArg& b) { return multiply(a, b.value, b.loc); }
 Array operator/(const Array& a, const ArrayArg& b) { return divide(a, b.value, b.loc); }
 Array operator-(const ArrayArg& x) { return negative(x.value, x.loc); }
+Array operator==(const Array& a, const ArrayArg& b) { return equal(a, b.value, b.loc); }
+Array operator!=(const Array& a, const ArrayArg& b) { return not_equal(a, b.value, b.loc); }
+Array operator<(const Array& a, const ArrayArg& b) { return less(a, b.value, b.loc); }
+Array operator<=(const Array& a, const ArrayArg& b) { return less_equal(a, b.value, b.loc); }
+Array operator>(const Array& a, const ArrayArg& b) { return greater(a, b.value, b.loc); }
+Array operator>=(const Array& a, const ArrayArg& b) { return greater_equal(a, b.value, b.loc); }
+Array operator&&(const Array& a, const ArrayArg& b) { return logical_and(a, b.value, b.loc); }
+Array operator||(const Array& a, const ArrayArg& b) { return logical_or(a, b.value, b.loc); }
+Array operator!(const ArrayArg& x) { return logical_not(x.value, x.loc); }
+Array operator!(const Array& x) { return logical_not(x); }
+Array operator&&(const Array& a, bool b) { return logical_and(a, Array(b)); }
+Array operator||(const Array& a, bool b) { return logical_or(a, Array(b)); }
 Array& operator+=(Array& a, const ArrayArg& b) { return a = add(a, b.value, b.loc); }
 Array& operator-=(Array& a, const ArrayArg& b) { return a = subtract(a, b.value, b.loc); }
 Array& operator*=(Array& a, const ArrayArg& b) { return a = multiply(a, b.value, b.loc); }
@@ -161,6 +530,28 @@ Array Array::astype(DType dtype, const Loc& loc) const {
 namespace lax {
 Array convert_element_type(const Array& x, DType dtype, const Loc& loc) {
   return at_loc(loc, [&] { return detail::convert(x, TypeInfo{dtype, false}); });
+}
+// lax.select is select_n with the cases swapped (case 0 is taken where pred is false).
+Array select(const Array& pred, const Array& on_true, const Array& on_false, const Loc& loc) {
+  return at_loc(loc, [&] {
+    check_defined("select", pred);
+    if (pred.dtype() != DType::bool_) {
+      throw_error<DTypeError>("[select] predicate must be bool, got ", pred.aval().str());
+    }
+    return bind1(select_n_p, {pred, on_false, on_true});
+  });
+}
+Array stop_gradient(const Array& x, const Loc& loc) {
+  return at_loc(loc, [&] {
+    check_defined("stop_gradient", x);
+    return bind1(stop_gradient_p, {x});
+  });
+}
+Array integer_pow(const Array& x, int n, const Loc& loc) {
+  return at_loc(loc, [&] {
+    check_defined("integer_pow", x);
+    return bind1(integer_pow_p, {x}, Params{{"y", int64_t{n}}});
+  });
 }
 }  // namespace lax
 

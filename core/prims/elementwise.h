@@ -16,6 +16,23 @@ extern const Primitive exp_p, log_p, log1p_p, expm1_p, sin_p, cos_p, tan_p, tanh
     lgamma_p, digamma_p, logistic_p, is_finite_p, integer_pow_p;
 extern const Primitive eq_p, ne_p, lt_p, le_p, gt_p, ge_p, and_p, or_p, not_p;
 extern const Primitive select_n_p, convert_element_type_p, stop_gradient_p;
+// Parameters and contracts beyond "same dtype, same shape (or one 0-d operand)":
+//  - eq/ne/lt/le/gt/ge: any dtype, bool output. and/or/not: bool or integer (bitwise on ints).
+//  - is_finite: floating input, bool output.
+//  - integer_pow[y]: numeric input; y < 0 is rejected for integers.
+//  - round[rounding_method]: 0 = half away from zero (lax.round's default), 1 = half to even.
+//  - select_n(pred, *cases): pred is bool (2 cases) or int32 (case index), with the cases'
+//    shape or 0-d; cases share dtype and shape; case i is taken where pred == i (false = 0).
+//    Out-of-range int32 indices are clamped.
+//  - stop_gradient: identity (its JVP is zero).
+
+/// Exact-match overloads next to ops.h's `operator!(const ArrayArg&)` and
+/// `operator&&/||(const Array&, const ArrayArg&)`: Array's explicit operator bool makes the
+/// built-in `!x` and `x && true` equally good candidates, so these settle the overload.
+/// (They cannot carry the caller's line: errors name the op only.)
+Array operator!(const Array& x);
+Array operator&&(const Array& a, bool b);
+Array operator||(const Array& a, bool b);
 
 namespace detail {
 
@@ -24,6 +41,7 @@ bool any_dtype(DType);
 bool numeric_dtype(DType);  // not bool
 bool float_dtype(DType);
 bool int_or_bool_dtype(DType);
+bool signed_or_float_dtype(DType);  // abs: signed integers and floats
 
 /// Builder for a unary primitive whose output aval equals its input's; rejects dtypes outside
 /// `allowed` with a DTypeError naming `what` ("a floating-point", ...).
@@ -46,6 +64,9 @@ std::vector<Array> promote_and_broadcast(const char* op, std::vector<Array> args
 /// Like promote_and_broadcast, then converts integer/bool results to the default float (for
 /// ops like sin or true division that only make sense on floats).
 std::vector<Array> promote_to_inexact(const char* op, std::vector<Array> args, bool keep_scalars = true);
+/// Like promote_and_broadcast, then converts bool results to int32 (numpy's arithmetic on
+/// bools: floor_divide, mod, power, square).
+std::vector<Array> promote_numeric(const char* op, std::vector<Array> args, bool keep_scalars = true);
 
 }  // namespace detail
 }  // namespace jx
