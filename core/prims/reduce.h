@@ -1,6 +1,24 @@
 #pragma once
-// The reduce primitives. Kernels: backends/cpu/reduce.cpp.
+// The reduce primitives (JAX's lax reductions, arg-reductions and cumulative scans) and the
+// numpy-level reductions built on them. Kernels: backends/cpu/reduce.cpp.
 
 #include "core/primitive.h"
 
-namespace jx {}  // namespace jx
+namespace jx {
+
+/// Monoid reductions over `axes` (param "axes": sorted, distinct, each in [0, ndim)). The output
+/// drops the reduced dims and keeps the input's dtype and weak type. An empty reduction gives the
+/// monoid's identity (0, 1, -inf / lowest, +inf / highest, true, false).
+/// reduce_sum / reduce_prod: numeric dtypes; reduce_max / reduce_min: any dtype (NaN propagates);
+/// reduce_and / reduce_or: bool (logical) or integers (bitwise).
+extern const Primitive reduce_sum_p, reduce_prod_p, reduce_max_p, reduce_min_p, reduce_and_p, reduce_or_p;
+
+/// Index of the first maximum / minimum along one axis (params "axes" = (axis,), "index_dtype"
+/// int32 or int64). A NaN counts as the extreme value, as in JAX. The axis must be non-empty.
+extern const Primitive argmax_p, argmin_p;
+
+/// Inclusive running sum / product along "axis" (from the end when "reverse"); numeric dtypes,
+/// output aval = input aval.
+extern const Primitive cumsum_p, cumprod_p;
+
+}  // namespace jx
