@@ -107,8 +107,13 @@ Array scatter_update(const Primitive& prim, const char* op, const Array& x, cons
   indexed.insert(indexed.end(), x.shape().begin() + k, x.shape().end());
   // The values are cast to x's dtype and broadcast to the indexed shape, as JAX's .at[].
   Array u = v.dtype() == x.dtype() ? v : detail::convert(v, TypeInfo{x.dtype(), false});
-  Shape joint = broadcast_shapes(op, AbstractValue{x.dtype(), indexed, false}, u.aval());
-  if (joint != indexed) {
+  bool fits = true;
+  try {
+    fits = broadcast_shapes(op, AbstractValue{x.dtype(), indexed, false}, u.aval()) == indexed;
+  } catch (const ShapeError&) {
+    fits = false;
+  }
+  if (!fits) {
     throw_error<ShapeError>("[", op, "] cannot broadcast values ", v.aval().str(), " to the indexed shape ",
                             shape_str(indexed), " of ", x.aval().str());
   }
