@@ -1,5 +1,6 @@
 // Creation functions: zeros, ones, full(_like), scalar, arange, linspace, eye. Fills are
-// broadcast_in_dim of a 0-d value and ranges are iota, so they stage under tracing as in JAX.
+// broadcast_in_dim of a 0-d value, arange(n) and eye are iota-based, so they stage under tracing as
+// in JAX; arange with a start/step and linspace are host-computed constants (as JAX's concrete path).
 
 #include <cmath>
 
@@ -130,16 +131,9 @@ Array eye(int64_t n, std::optional<int64_t> m_opt, int64_t k, DType dtype, const
   return at_loc(loc, [&] {
     const int64_t m = m_opt.value_or(n);
     if (n < 0 || m < 0) throw_error<ShapeError>("[eye] negative dimension: n = ", n, ", m = ", m);
-    // The diagonal as a strided run of ones in the flattened [n, m] matrix: consecutive ones are
-    // m + 1 apart, which is interior padding of m.
-    const int64_t first_row = k >= 0 ? 0 : -k;
-    const int64_t first_col = k >= 0 ? k : 0;
-    const int64_t count = std::max<int64_t>(0, std::min(n - first_row, m - first_col));
-    if (count == 0) return zeros({n, m}, dtype);
-    const int64_t lo = first_row * m + first_col;
-    const int64_t hi = n * m - (lo + (count - 1) * (m + 1) + 1);
-    Array flat = lax::pad(ones({count}, dtype), scalar(0, dtype), {{lo, hi, m}});
-    return reshape(flat, {n, m});
+    // As JAX's _eye: (row + k == column), converted.
+    Shape s{n, m};
+    return equal(lax::iota(int32, s, 0) + Array(k), lax::iota(int32, s, 1)).astype(dtype);
   });
 }
 

@@ -635,4 +635,22 @@ Array repeat(const Array& x, int64_t repeats, std::optional<int> axis, const Loc
   });
 }
 
+namespace {
+// As JAX's tri: true where row + k >= column, over the last two dims of x.
+Array tri_mask(const char* op, const Array& x, int64_t k) {
+  check_defined(op, x);
+  if (x.ndim() < 2) throw_error<ShapeError>("[", op, "] needs an array of rank >= 2, got ", x.aval().str());
+  Shape s{x.shape()[x.ndim() - 2], x.shape()[x.ndim() - 1]};
+  return greater_equal(lax::iota(int32, s, 0) + Array(k), lax::iota(int32, s, 1));
+}
+}  // namespace
+
+Array tril(const Array& x, int64_t k, const Loc& loc) {
+  return at_loc(loc, [&] { return where(tri_mask("tril", x, k), x, zeros_like(x)); });
+}
+
+Array triu(const Array& x, int64_t k, const Loc& loc) {
+  return at_loc(loc, [&] { return where(tri_mask("triu", x, k - 1), zeros_like(x), x); });
+}
+
 }  // namespace jx

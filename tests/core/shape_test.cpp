@@ -473,3 +473,31 @@ TEST_CASE("concatenate: roll stages slices and a concatenate") {
   CHECK(traced.str().find("pad[padding_config=(0, 1, 0, 1, 0, 0)]") != std::string::npos);
   CHECK_ALLCLOSE(f(x), std::vector<double>{5, 2, 1, 0, 5, 5, 5, 5});
 }
+
+// ---- tril / triu -------------------------------------------------------------------------------
+
+TEST_CASE("tril: keeps elements on and below the k-th diagonal, batched over leading axes") {
+  auto ref = [](int64_t b, int64_t n, int64_t m, int64_t k, bool lower) {
+    std::vector<double> v;
+    for (int64_t q = 0; q < b; ++q)
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t j = 0; j < m; ++j) {
+          double x = static_cast<double>((q * n + i) * m + j);
+          bool keep = lower ? j - i <= k : j - i >= k;
+          v.push_back(keep ? x : 0.0);
+        }
+    return v;
+  };
+  for (int64_t k : {-2, -1, 0, 1, 3}) {
+    CAPTURE(k);
+    CHECK_ALLCLOSE(tril(seq({3, 4}), k), ref(1, 3, 4, k, true));
+    CHECK_ALLCLOSE(triu(seq({3, 4}), k), ref(1, 3, 4, k, false));
+    CHECK_ALLCLOSE(tril(seq({2, 3, 2}, int32), k), ref(2, 3, 2, k, true));
+    CHECK_ALLCLOSE(triu(seq({2, 3, 2}, int64), k), ref(2, 3, 2, k, false));
+  }
+  CHECK(tril(seq({2, 2}, uint32)).dtype() == uint32);
+  CHECK(triu(zeros({0, 3})).shape() == Shape{0, 3});
+  CHECK_THROWS_WITH_AS(tril(seq({3})), doctest::Contains("[tril] needs an array of rank >= 2, got f32[3]"),
+                       ShapeError);
+  CHECK_THROWS_WITH_AS(triu(scalar(1.0)), doctest::Contains("[triu] needs an array of rank >= 2"), ShapeError);
+}
