@@ -79,7 +79,7 @@ T wrap_neg(T a) {
   return static_cast<T>(U(0) - static_cast<U>(a));
 }
 
-// psi(x): reflection for x <= 0, recurrence up to x >= 6, then the asymptotic series.
+// psi(x): reflection for x <= 0, recurrence up to x >= 10, then the asymptotic series.
 // Poles (non-positive integers) and -inf give NaN, as XLA.
 template <class T>
 T digamma_impl(T xin) {
@@ -94,7 +94,7 @@ T digamma_impl(T xin) {
     result = -pi / std::tan(pi * x);
     x = 1.0 - x;
   }
-  while (x < 6.0) {
+  while (x < 10.0) {
     result -= 1.0 / x;
     x += 1.0;
   }

@@ -60,7 +60,13 @@ TypeInfo result_type(std::span<const Array> args) {
 
 Array convert(const Array& x, TypeInfo t) {
   if (x.dtype() == t.dtype && x.weak_type() == t.weak) return x;
-  return bind1(convert_element_type_p, {x}, Params{{"new_dtype", t.dtype}, {"weak_type", t.weak}});
+  Params params{{"new_dtype", t.dtype}, {"weak_type", t.weak}};
+  // A concrete weak scalar (a C++ number) converts on the host, as JAX converts a Python
+  // scalar with numpy: `x_f32 * 2.0` stages `mul a 2.0:f32[]`, not a convert equation.
+  if (!x.is_tracer() && x.weak_type() && x.ndim() == 0) {
+    return eval_primitive(convert_element_type_p, std::span<const Array>(&x, 1), params)[0];
+  }
+  return bind1(convert_element_type_p, {x}, params);
 }
 
 Array broadcast_to_shape(const Array& x, const Shape& shape, bool keep_scalars) {
