@@ -47,6 +47,7 @@ const Primitive broadcast_in_dim_p =
             if (d < 0) throw_error<ShapeError>("[broadcast_in_dim] negative dimension in ", shape_str(shape));
           return std::vector<AbstractValue>{{x.dtype, shape, x.weak_type}};
         })
+        .sample({AbstractValue{DType::float32, {3}}}, Params{{"shape", Shape{2, 3}}, {"broadcast_dimensions", std::vector<int64_t>{1}}})
         .build();
 
 const Primitive reshape_p =
@@ -63,6 +64,7 @@ const Primitive reshape_p =
           }
           return std::vector<AbstractValue>{{x.dtype, sizes, x.weak_type}};
         })
+        .sample({AbstractValue{DType::float32, {2, 3}}}, Params{{"new_sizes", Shape{3, 2}}})
         .build();
 
 const Primitive transpose_p =
@@ -84,6 +86,7 @@ const Primitive transpose_p =
           for (size_t i = 0; i < perm.size(); ++i) out[i] = x.shape[perm[i]];
           return std::vector<AbstractValue>{{x.dtype, out, x.weak_type}};
         })
+        .sample({AbstractValue{DType::float32, {2, 3, 4}}}, Params{{"permutation", std::vector<int64_t>{2, 0, 1}}})
         .build();
 
 const Primitive squeeze_p =
@@ -106,6 +109,7 @@ const Primitive squeeze_p =
             if (!std::binary_search(dims.begin(), dims.end(), d)) out.push_back(x.shape[d]);
           return std::vector<AbstractValue>{{x.dtype, out, x.weak_type}};
         })
+        .sample({AbstractValue{DType::float32, {2, 1, 3}}}, Params{{"dimensions", std::vector<int64_t>{1}}})
         .build();
 
 const Primitive slice_p =
@@ -134,6 +138,7 @@ const Primitive slice_p =
           }
           return std::vector<AbstractValue>{{x.dtype, out, x.weak_type}};
         })
+        .sample({AbstractValue{DType::float32, {5, 4}}}, Params{{"start_indices", std::vector<int64_t>{1, 0}}, {"limit_indices", std::vector<int64_t>{5, 3}}, {"strides", std::vector<int64_t>{2, 1}}})
         .build();
 
 const Primitive pad_p =
@@ -170,6 +175,7 @@ const Primitive pad_p =
           }
           return std::vector<AbstractValue>{{x.dtype, out, x.weak_type && v.weak_type}};
         })
+        .sample({AbstractValue{DType::float32, {2, 3}}, AbstractValue{DType::float32, {}}}, Params{{"padding_config", std::vector<int64_t>{1, -1, 1, 0, 2, 0}}})
         .build();
 
 const Primitive concatenate_p =
@@ -204,6 +210,7 @@ const Primitive concatenate_p =
           }
           return std::vector<AbstractValue>{{first.dtype, out, weak}};
         })
+        .sample({AbstractValue{DType::float32, {2, 3}}, AbstractValue{DType::float32, {2, 1}}}, Params{{"dimension", int64_t{1}}})
         .build();
 
 const Primitive rev_p =
@@ -219,6 +226,7 @@ const Primitive rev_p =
           }
           return std::vector<AbstractValue>{x};
         })
+        .sample({AbstractValue{DType::float32, {2, 3}}}, Params{{"dimensions", std::vector<int64_t>{0, 1}}})
         .build();
 
 const Primitive iota_p =
@@ -236,6 +244,7 @@ const Primitive iota_p =
           }
           return std::vector<AbstractValue>{{dtype, shape, false}};
         })
+        .sample({}, Params{{"dtype", DType::int32}, {"shape", Shape{2, 3}}, {"dimension", int64_t{1}}})
         .build();
 
 // ---- lax -------------------------------------------------------------------------------------
