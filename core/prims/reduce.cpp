@@ -284,6 +284,28 @@ Array var(const Array& x, const Axes& axes, bool keepdims, int ddof, const Loc& 
   });
 }
 
+Array std(const Array& x, const Axes& axes, bool keepdims, int ddof, const Loc& loc) {
+  return at_loc(loc, [&] {
+    reduction_axes("std", x, axes);  // report bad axes as std's
+    return sqrt(var(x, axes, keepdims, ddof));
+  });
+}
+
+// logsumexp = log(sum(exp(x - m))) + m with m the max where finite (else 0), so rows of -inf
+// give -inf and huge values do not overflow; an empty reduction gives -inf (as JAX).
+Array logsumexp(const Array& x, const Axes& axes, bool keepdims, const Loc& loc) {
+  return at_loc(loc, [&] {
+    auto ax = reduction_axes("logsumexp", x, axes);
+    Array a = to_inexact(x);
+    Array m = reduce(reduce_max_p, a, ax);
+    m = lax::stop_gradient(where(isfinite(m), m, typed_scalar(0.0, m.dtype())));
+    Array m_kept = keep_dims(m, x.shape(), ax);
+    Array s = reduce(reduce_sum_p, exp(a - m_kept), ax);
+    if (keepdims) return log(keep_dims(s, x.shape(), ax)) + m_kept;
+    return log(s) + m;
+  });
+}
+
 Array argmax(const Array& x, int axis, bool keepdims, const Loc& loc) {
   return at_loc(loc, [&] { return arg_like(argmax_p, "argmax", x, axis, keepdims); });
 }

@@ -488,3 +488,70 @@ TEST_CASE("reductions: jaxprs as JAX stages them") {
   auto outs = eval_jaxpr(*jp.jaxpr, jp.consts, std::vector<Array>{v});
   CHECK_ALLCLOSE(outs[0], std::vector<double>{6, 15});
 }
+
+TEST_CASE("std: the square root of var, with ddof; integers give float32") {
+  Array d = testing::uniform({5, 3}, -2, 2, float64, 19);
+  auto dv = testing::values(d);
+  for (int ddof : {0, 1}) {
+    std::vector<double> ref;
+    for (int j = 0; j < 3; ++j) {
+      double mu = 0, ss = 0;
+      for (int k = 0; k < 5; ++k) mu += dv[k * 3 + j];
+      mu /= 5;
+      for (int k = 0; k < 5; ++k) ss += (dv[k * 3 + j] - mu) * (dv[k * 3 + j] - mu);
+      ref.push_back(std::sqrt(ss / (5 - ddof)));
+    }
+    CAPTURE(ddof);
+    CHECK_ALLCLOSE(jx::std(d, {0}, false, ddof), ref);
+    CHECK(jx::std(d, {0}, true, ddof).shape() == Shape{1, 3});
+  }
+  CHECK(jx::std(array({1, 3})).dtype() == float32);
+  CHECK_ALLCLOSE(jx::std(array({1, 3})), std::vector<double>{1.0});
+  CHECK_THROWS_WITH_AS(jx::std(d, {2}), doctest::Contains("[std] axis 2 is out of range for f64[5,3]"), ShapeError);
+}
+
+TEST_CASE("logsumexp: matches log(sum(exp)) and stays finite for huge inputs") {
+  for (DType dtype : {float32, float64}) {
+    Shape shape{3, 4, 5};
+    Array x = testing::uniform(shape, -3, 3, dtype, 23);
+    auto xv = testing::values(x);
+    for (const Axes& axes : axes_for(shape)) {
+      for (bool keepdims : {false, true}) {
+        auto ax = norm_axes(shape, axes);
+        auto ref = ref_reduce(shape, xv, ax, 0.0, [](double acc, double v) { return acc + std::exp(v); });
+        for (auto& e : ref) e = std::log(e);
+        CAPTURE(dtype_name(dtype));
+        CAPTURE(keepdims);
+        Array y = logsumexp(x, axes, keepdims);
+        CHECK(y.dtype() == dtype);
+        CHECK(y.shape() == reduced_shape(shape, ax, keepdims));
+        CHECK_ALLCLOSE(y, ref);
+      }
+    }
+  }
+  Array big = array(std::vector<double>{1000, 1000, -1000, -1000}, Shape{2, 2});
+  CHECK_ALLCLOSE(logsumexp(big, {1}), std::vector<double>{1000 + std::log(2.0), -1000 + std::log(2.0)});
+  CHECK_ALLCLOSE(logsumexp(array({89.f, 89.f})), std::vector<double>{89 + std::log(2.0)});
+}
+
+TEST_CASE("logsumexp: infinities, NaN, integers and empty reductions") {
+  Array x = array(std::vector<double>{-kInf, -kInf, 0.0, -kInf, kInf, 1.0, kNaN, 1.0}, Shape{4, 2});
+  auto y = logsumexp(x, {1}).to_vector<double>();
+  CHECK(y[0] == -kInf);
+  CHECK(y[1] == doctest::Approx(0.0));
+  CHECK(y[2] == kInf);
+  CHECK(std::isnan(y[3]));
+  CHECK(logsumexp(array({0, 0})).dtype() == float32);
+  CHECK_ALLCLOSE(logsumexp(array({0, 0})), std::vector<double>{std::log(2.0)});
+  CHECK(logsumexp(zeros({0})).item<float>() == -std::numeric_limits<float>::infinity());
+  CHECK(logsumexp(zeros({2, 0}), {1}, true).shape() == Shape{2, 1});
+  CHECK(logsumexp(scalar(1.5, float64)).item<double>() == doctest::Approx(1.5));
+  CHECK_THROWS_WITH_AS(logsumexp(zeros({2}), {1}), doctest::Contains("[logsumexp] axis 1 is out of range for f32[2]"),
+                       ShapeError);
+  auto jp = make_jaxpr([](const Array& a) { return logsumexp(a, {1}); })(zeros({3, 4})).str();
+  for (const char* piece : {"reduce_max[axes=(1,)] a", "is_finite", "stop_gradient", "exp", "reduce_sum[axes=(1,)]",
+                            "log", "add"}) {
+    CAPTURE(piece);
+    CHECK(jp.find(piece) != std::string::npos);
+  }
+}
