@@ -42,6 +42,8 @@ struct MaxOp {
     if constexpr (std::is_floating_point_v<T>) return (a > b || a != a) ? a : b;
     else return a > b ? a : b;
   }
+  // NaN-ignoring form (one maxps); callers track NaNs separately.
+  static T plain(T a, T b) { return a > b ? a : b; }
 };
 template <class T>
 struct MinOp {
@@ -54,6 +56,7 @@ struct MinOp {
     if constexpr (std::is_floating_point_v<T>) return (a < b || a != a) ? a : b;
     else return a < b ? a : b;
   }
+  static T plain(T a, T b) { return a < b ? a : b; }
 };
 // and/or: logical on bool, bitwise on integers.
 template <class T>
@@ -86,7 +89,30 @@ constexpr int64_t kTaskWork = 1 << 15;  // elements per parallel task, roughly
 // Pairwise reduction of n contiguous elements.
 template <class T, class Op>
 T reduce_contiguous(const T* x, int64_t n, Op op) {
-  if (n <= kLeaf) {
+  if constexpr (std::is_floating_point_v<T> && requires { Op::plain(T{}, T{}); }) {
+    // max/min of floats: a vectorizable compare-select, and a separate NaN check.
+    T acc[8];
+    int nan[8] = {};
+    for (auto& a : acc) a = Op::identity();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      for (int k = 0; k < 8; ++k) {
+        acc[k] = Op::plain(acc[k], x[i + k]);
+        nan[k] |= x[i + k] != x[i + k];
+      }
+    }
+    T r = Op::identity();
+    bool any_nan = false;
+    for (int k = 0; k < 8; ++k) {
+      r = Op::plain(r, acc[k]);
+      any_nan |= nan[k] != 0;
+    }
+    for (; i < n; ++i) {
+      r = Op::plain(r, x[i]);
+      any_nan |= x[i] != x[i];
+    }
+    return any_nan ? std::numeric_limits<T>::quiet_NaN() : r;
+  } else if (n <= kLeaf) {
     T acc[8];
     for (auto& a : acc) a = Op::identity();
     int64_t i = 0;
@@ -354,6 +380,15 @@ Kernel cumulative_kernel() {
           const int64_t o = task / tiles, j0 = (task % tiles) * kTile, w = std::min(kTile, inner - j0);
           const T* src = x + o * n * inner + j0;
           T* dst = y + o * n * inner + j0;
+          if (inner == 1) {  // one contiguous row: a plain running total
+            T total = Op<T>::identity();
+            if (reverse) {
+              for (int64_t r = n - 1; r >= 0; --r) dst[r] = total = op(total, src[r]);
+            } else {
+              for (int64_t r = 0; r < n; ++r) dst[r] = total = op(total, src[r]);
+            }
+            continue;
+          }
           T acc[kTile];
           for (int64_t j = 0; j < w; ++j) acc[j] = Op<T>::identity();
           for (int64_t i = 0; i < n; ++i) {

@@ -220,6 +220,19 @@ TEST_CASE("max/min: NaN propagates, infinities are ordinary values") {
   CHECK(std::isnan(max(array(v)).item<float>()));
   CHECK(std::isnan(min(array(v, Shape{500, 2}), {0}).to_vector<float>()[1]));
   CHECK(min(array(v, Shape{500, 2}), {0}).to_vector<float>()[0] == 1.0f);
+  // NaN in the unrolled body and in the tail of a short row; rows without NaN are unaffected.
+  std::vector<double> w(26, 2.0);
+  w[3] = kNaN;
+  w[13 + 12] = kNaN;
+  w[13 + 5] = 7.0;
+  CHECK_ALLCLOSE(max(array(w, Shape{2, 13}), {1}), std::vector<double>{kNaN, kNaN});
+  CHECK_ALLCLOSE(min(array(w, Shape{2, 13}), {1}), std::vector<double>{kNaN, kNaN});
+  w[3] = 2.0;
+  w[13 + 12] = 2.0;
+  w[7] = -kInf;
+  CHECK_ALLCLOSE(max(array(w, Shape{2, 13}), {1}), std::vector<double>{2.0, 7.0});
+  CHECK_ALLCLOSE(min(array(w, Shape{2, 13}), {1}), std::vector<double>{-kInf, 2.0});
+  CHECK(max(array(std::vector<float>(20, -INFINITY))).item<float>() == -INFINITY);
 }
 
 TEST_CASE("max/min: empty reductions are errors; empty outputs are not") {
