@@ -39,7 +39,8 @@ void check_axes(const std::string& name, const AbstractValue& x, const std::vect
 }
 
 // reduce_sum, reduce_max, ...: drops the reduced dims, keeps dtype and weak type.
-Primitive monoid_reduce(const std::string& name, DTypePredicate allowed, const char* what) {
+Primitive monoid_reduce(const std::string& name, DTypePredicate allowed, const char* what,
+                        DType sample_dtype = DType::float32) {
   return PrimitiveBuilder(name)
       .shape_rule([name, allowed, what](std::span<const AbstractValue> in, const Params& p) {
         JX_CHECK(in.size() == 1, name, " takes one operand");
@@ -53,7 +54,8 @@ Primitive monoid_reduce(const std::string& name, DTypePredicate allowed, const c
         }
         return std::vector<AbstractValue>{out};
       })
-      .sample({AbstractValue{float32, {2, 3}}}, Params{{"axes", std::vector<int64_t>{1}}})
+      .sample({AbstractValue{sample_dtype, {2, 3}}}, Params{{"axes", std::vector<int64_t>{1}}})
+      .sample({AbstractValue{sample_dtype, {2, 3, 4}}}, Params{{"axes", std::vector<int64_t>{0, 2}}})
       .build();
 }
 
@@ -114,8 +116,8 @@ const Primitive reduce_sum_p = monoid_reduce("reduce_sum", detail::numeric_dtype
 const Primitive reduce_prod_p = monoid_reduce("reduce_prod", detail::numeric_dtype, "a numeric");
 const Primitive reduce_max_p = monoid_reduce("reduce_max", detail::any_dtype, "any");
 const Primitive reduce_min_p = monoid_reduce("reduce_min", detail::any_dtype, "any");
-const Primitive reduce_and_p = monoid_reduce("reduce_and", and_or_dtype, "a bool or integer");
-const Primitive reduce_or_p = monoid_reduce("reduce_or", and_or_dtype, "a bool or integer");
+const Primitive reduce_and_p = monoid_reduce("reduce_and", and_or_dtype, "a bool or integer", DType::bool_);
+const Primitive reduce_or_p = monoid_reduce("reduce_or", and_or_dtype, "a bool or integer", DType::bool_);
 const Primitive argmax_p = arg_reduce("argmax");
 const Primitive argmin_p = arg_reduce("argmin");
 const Primitive cumsum_p = cumulative("cumsum");
