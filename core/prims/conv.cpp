@@ -153,6 +153,15 @@ const Primitive conv_general_dilated_p =
           }
           return std::vector<AbstractValue>{{x.dtype, out, x.weak_type && w.weak_type}};
         })
+        .sample({AbstractValue{DType::float32, {1, 5, 5, 2}, false}, AbstractValue{DType::float32, {3, 3, 2, 3}, false}},
+                Params{{"window_strides", std::vector<int64_t>{1, 2}},
+                       {"padding", IntPairs{{1, 1}, {0, 1}}},
+                       {"lhs_dilation", std::vector<int64_t>{1, 1}},
+                       {"rhs_dilation", std::vector<int64_t>{1, 1}},
+                       {"lhs_spec", std::string("NHWC")},
+                       {"rhs_spec", std::string("HWIO")},
+                       {"out_spec", std::string("NHWC")},
+                       {"feature_group_count", int64_t{1}}})
         .build();
 
 namespace lax {

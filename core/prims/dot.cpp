@@ -96,6 +96,16 @@ const Primitive dot_general_p =
           }
           return std::vector<AbstractValue>{{dt, out, weak}};
         })
+        .sample({AbstractValue{DType::float32, {3, 4}, false}, AbstractValue{DType::float32, {4, 5}, false}},
+                Params{{"lhs_contracting", std::vector<int64_t>{1}},
+                       {"rhs_contracting", std::vector<int64_t>{0}},
+                       {"lhs_batch", std::vector<int64_t>{}},
+                       {"rhs_batch", std::vector<int64_t>{}}})
+        .sample({AbstractValue{DType::float64, {2, 4, 3}, false}, AbstractValue{DType::float64, {2, 4, 5}, false}},
+                Params{{"lhs_contracting", std::vector<int64_t>{1}},
+                       {"rhs_contracting", std::vector<int64_t>{1}},
+                       {"lhs_batch", std::vector<int64_t>{0}},
+                       {"rhs_batch", std::vector<int64_t>{0}}})
         .build();
 
 namespace lax {

@@ -53,6 +53,12 @@ PrimitiveBuilder reduce_window_builder(const std::string& name, bool allow_bool)
     }
     return std::vector<AbstractValue>{{x.dtype, out, x.weak_type}};
   });
+  b.sample({AbstractValue{DType::float32, {1, 4, 5, 2}, false}},
+           Params{{"window_dimensions", std::vector<int64_t>{1, 2, 2, 1}},
+                  {"window_strides", std::vector<int64_t>{1, 2, 1, 1}},
+                  {"padding", IntPairs{{0, 0}, {0, 1}, {1, 0}, {0, 0}}},
+                  {"base_dilation", std::vector<int64_t>{1, 1, 1, 1}},
+                  {"window_dilation", std::vector<int64_t>{1, 1, 1, 1}}});
   return b;
 }
 
