@@ -38,8 +38,10 @@ class Pool {
     }
     cv_.notify_all();
     work(job);
+    // The job lives on this stack frame: wait until every chunk is done AND every worker that
+    // picked the job up has left it, then unpublish it under the lock so no worker can start on it.
     std::unique_lock lock(mu_);
-    done_cv_.wait(lock, [&] { return job.finished.load() == job.chunks; });
+    done_cv_.wait(lock, [&] { return job.finished.load() == job.chunks && job.workers == 0; });
     job_ = nullptr;
   }
 
@@ -49,6 +51,7 @@ class Pool {
     int64_t n, chunks;
     std::atomic<int64_t> next{0};
     std::atomic<int64_t> finished{0};
+    int workers = 0;  // workers inside work(), guarded by mu_
   };
 
   void work(Job& job) {
@@ -57,10 +60,7 @@ class Pool {
       if (c >= job.chunks) return;
       int64_t begin = job.n * c / job.chunks, end = job.n * (c + 1) / job.chunks;
       (*job.body)(begin, end);
-      if (job.finished.fetch_add(1) + 1 == job.chunks) {
-        std::lock_guard lock(mu_);
-        done_cv_.notify_all();
-      }
+      job.finished.fetch_add(1);
     }
   }
 
@@ -74,8 +74,14 @@ class Pool {
         if (stopping_) return;
         seen = generation_;
         job = job_;
+        ++job->workers;
       }
       work(*job);
+      {
+        std::lock_guard lock(mu_);
+        --job->workers;
+      }
+      done_cv_.notify_all();
     }
   }
 
