@@ -17,6 +17,8 @@
 #include "core/prims/window.h"
 #include "trace/jaxpr.h"
 #include "trace/make_jaxpr.h"
+#include "transforms/ad.h"
+#include "transforms/grad.h"
 
 namespace jx {
 /// Threads used by eager kernels (JX_NUM_THREADS or all cores).
