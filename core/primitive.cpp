@@ -36,6 +36,14 @@ PrimitiveBuilder& PrimitiveBuilder::jvp(JvpRule rule) {
   def_->jvp = std::move(rule);
   return *this;
 }
+PrimitiveBuilder& PrimitiveBuilder::jvp_full(JvpFullRule rule) {
+  def_->jvp_full = std::move(rule);
+  return *this;
+}
+PrimitiveBuilder& PrimitiveBuilder::impl(ImplRule rule) {
+  def_->impl = std::move(rule);
+  return *this;
+}
 PrimitiveBuilder& PrimitiveBuilder::transpose(TransposeRule rule) {
   def_->transpose = std::move(rule);
   return *this;

@@ -40,6 +40,14 @@ using TransposeRule = std::function<std::vector<Array>(std::span<const Array> ct
 using BatchRule = std::function<std::pair<std::vector<Array>, std::vector<std::optional<int64_t>>>(
     std::span<const Array> args, std::span<const std::optional<int64_t>> dims, const Params& params)>;
 
+/// Evaluation of a call primitive (one holding a sub-jaxpr or a user function) on concrete
+/// inputs; used instead of a device kernel.
+using ImplRule = std::function<std::vector<Array>(std::span<const Array> args, const Params& params)>;
+/// A JVP rule that computes the primal outputs itself (custom_vjp: the forward pass also yields
+/// residuals): returns outputs, then one tangent per output.
+using JvpFullRule = std::function<std::pair<std::vector<Array>, std::vector<Array>>(
+    std::span<const Array> primals, std::span<const Array> tangents, const Params& params)>;
+
 /// Example input signatures for the registry sweep.
 struct PrimitiveSample {
   std::vector<AbstractValue> args;
@@ -52,7 +60,9 @@ struct PrimitiveDef {
   int num_outputs = 1;  // -1: decided by the shape rule
   ShapeRule shape_rule;
   std::array<Kernel, 2> kernels;  // indexed by DeviceKind
+  ImplRule impl;                  // call primitives: evaluated by interpreting, not by a kernel
   JvpRule jvp;
+  JvpFullRule jvp_full;           // when set, used by jvp instead of bind + jvp
   TransposeRule transpose;
   BatchRule batch;
   std::map<std::string, std::string> gaps;  // transform -> reason it has no rule
@@ -85,6 +95,8 @@ class PrimitiveBuilder {
   PrimitiveBuilder& shape_rule(ShapeRule rule);
   PrimitiveBuilder& num_outputs(int n);
   PrimitiveBuilder& jvp(JvpRule rule);
+  PrimitiveBuilder& jvp_full(JvpFullRule rule);
+  PrimitiveBuilder& impl(ImplRule rule);
   PrimitiveBuilder& transpose(TransposeRule rule);
   PrimitiveBuilder& batch(BatchRule rule);
   PrimitiveBuilder& no_rule(const std::string& transform, const std::string& reason);

@@ -72,6 +72,12 @@ class JvpTrace : public Trace {
       tangents.push_back(t->tangent());
       any_tangent |= t->tangent().defined();
     }
+    if (any_tangent && prim.def().jvp_full) {
+      auto [outs, touts] = prim.def().jvp_full(primals, tangents, params);
+      std::vector<Array> result;
+      for (size_t i = 0; i < outs.size(); ++i) result.push_back(make(outs[i], touts[i]));
+      return result;
+    }
     std::vector<Array> outs = jx::bind(prim, primals, params, loc);
     std::vector<Array> out_tangents(outs.size());
     if (any_tangent) {
