@@ -6,6 +6,7 @@
 
 #include "core/ops.h"
 #include "core/trace.h"
+#include "transforms/ad.h"
 
 namespace jx {
 
@@ -36,6 +37,89 @@ bool same_kind(DType a, DType b) {
   if (is_floating(a) || is_floating(b)) return is_floating(a) && is_floating(b);
   if (a == DType::bool_ || b == DType::bool_) return a == b;
   return true;  // integer -> integer
+}
+
+
+// ---- autodiff (as jax/_src/lax/lax.py) -------------------------------------------------------
+
+using Dims = std::vector<int64_t>;
+
+// Dims of an operand of rank n that are in neither list, ascending (JAX's `remaining`).
+Dims remaining(int64_t n, const Dims& a, const Dims& b) {
+  Dims out;
+  for (int64_t d = 0; d < n; ++d)
+    if (std::find(a.begin(), a.end(), d) == a.end() && std::find(b.begin(), b.end(), d) == b.end())
+      out.push_back(d);
+  return out;
+}
+
+Dims iota_dims(int64_t start, size_t n) {
+  Dims out(n);
+  for (size_t i = 0; i < n; ++i) out[i] = start + static_cast<int64_t>(i);
+  return out;
+}
+
+// JAX's _dot_general_transpose_lhs: the cotangent of x (rank x_ndim) in dot_general(x, y) (or
+// dot_general(y, x) with swap_ans) from the output cotangent g. The contraction g . y over the
+// output's y-free dims and y's free dims gives x's batch, free and contracting dims (the latter
+// in y's order), which a transpose puts back in x's order. The shape of x follows from g and y.
+Array dot_transpose_lhs(const Array& g_in, const Array& y, int64_t x_ndim, const Dims& x_contract,
+                        const Dims& y_contract, const Dims& x_batch, const Dims& y_batch, bool swap_ans) {
+  const Dims x_kept = remaining(x_ndim, x_contract, x_batch);
+  const Dims y_kept = remaining(y.ndim(), y_contract, y_batch);
+  const Dims ans_batch = iota_dims(0, x_batch.size());
+  const Dims ans_y = swap_ans ? iota_dims(static_cast<int64_t>(x_batch.size()), y_kept.size())
+                              : iota_dims(static_cast<int64_t>(x_batch.size() + x_kept.size()), y_kept.size());
+  // Operands of dot_general share one dtype; with preferred_element_type the cotangent may be
+  // wider than y, so the contraction runs in the cotangent's dtype and the result is narrowed.
+  Array g = g_in, yy = y;
+  if (yy.dtype() != g.dtype()) yy = lax::convert_element_type(yy, g.dtype());
+  Array r = bind1(dot_general_p, {g, yy},
+                  Params{{"lhs_contracting", ans_y},
+                         {"rhs_contracting", y_kept},
+                         {"lhs_batch", ans_batch},
+                         {"rhs_batch", y_batch}});
+  // r's dims: x_batch..., x_kept..., x_contract sorted by y_contract.
+  std::vector<size_t> order(y_contract.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return y_contract[a] < y_contract[b]; });
+  Dims src = x_batch;  // src[k] = the x dim held by r's dim k
+  src.insert(src.end(), x_kept.begin(), x_kept.end());
+  for (size_t i : order) src.push_back(x_contract[i]);
+  std::vector<int> perm(src.size());  // perm[d] = r's dim holding x dim d (argsort of src)
+  for (size_t k = 0; k < src.size(); ++k) perm[static_cast<size_t>(src[k])] = static_cast<int>(k);
+  bool identity = true;
+  for (size_t d = 0; d < perm.size(); ++d) identity &= perm[d] == static_cast<int>(d);
+  if (!identity) r = transpose(r, perm);
+  if (r.dtype() != y.dtype()) r = lax::convert_element_type(r, y.dtype());
+  return r;
+}
+
+std::vector<Array> dot_general_transpose(std::span<const Array> cts, std::span<const Array> args,
+                                         std::span<const bool> linear, const Params& p) {
+  const Dims& lc = p.get_ints("lhs_contracting");
+  const Dims& rc = p.get_ints("rhs_contracting");
+  const Dims& lb = p.get_ints("lhs_batch");
+  const Dims& rb = p.get_ints("rhs_batch");
+  if (linear[0] && linear[1]) {
+    throw_error<ValueError>("[dot_general] transpose: both operands are linear (the product of two linear "
+                            "values is not linear)");
+  }
+  std::vector<Array> out(2);
+  if (!cts[0].defined()) return out;
+  if (linear[0]) {
+    // x's rank: its batch + contracting dims plus the output dims not taken by y.
+    const Array& y = args[1];
+    const int64_t y_free = y.ndim() - static_cast<int64_t>(rc.size() + rb.size());
+    const int64_t x_ndim = cts[0].ndim() - y_free + static_cast<int64_t>(lc.size());
+    out[0] = dot_transpose_lhs(cts[0], y, x_ndim, lc, rc, lb, rb, false);
+  } else if (linear[1]) {
+    const Array& x = args[0];
+    const int64_t x_free = x.ndim() - static_cast<int64_t>(lc.size() + lb.size());
+    const int64_t y_ndim = cts[0].ndim() - x_free + static_cast<int64_t>(rc.size());
+    out[1] = dot_transpose_lhs(cts[0], x, y_ndim, rc, lc, rb, lb, true);
+  }
+  return out;
 }
 
 }  // namespace
@@ -96,6 +180,15 @@ const Primitive dot_general_p =
           }
           return std::vector<AbstractValue>{{dt, out, weak}};
         })
+        // Bilinear: d(x . y) = dx . y + x . dy (symbolic zeros skipped).
+        .jvp([](std::span<const Array> primals, std::span<const Array> tangents, std::span<const Array>,
+                const Params& p) {
+          Array t;
+          if (tangents[0].defined()) t = bind1(dot_general_p, {tangents[0], primals[1]}, p);
+          if (tangents[1].defined()) t = add_tangents(t, bind1(dot_general_p, {primals[0], tangents[1]}, p));
+          return std::vector<Array>{t};
+        })
+        .transpose(dot_general_transpose)
         .sample({AbstractValue{DType::float32, {3, 4}, false}, AbstractValue{DType::float32, {4, 5}, false}},
                 Params{{"lhs_contracting", std::vector<int64_t>{1}},
                        {"rhs_contracting", std::vector<int64_t>{0}},
