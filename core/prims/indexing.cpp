@@ -9,6 +9,7 @@
 #include "core/ops.h"
 #include "core/prims/elementwise.h"
 #include "core/trace.h"
+#include "transforms/ad.h"
 
 namespace jx {
 
@@ -44,6 +45,15 @@ void check_dim_list(const char* op, const char* what, const std::vector<int64_t>
   }
 }
 
+/// The shape params that JVP rules record on the tangent equations they emit (a linear input
+/// reaches a transpose rule without a value, so its shape travels as a param): when present they
+/// must match the actual input.
+void check_shape_param(const char* op, const Params& p, const char* name, const AbstractValue& v) {
+  if (p.has(name) && p.get_ints(name) != v.shape) {
+    throw_error<ShapeError>("[", op, "] ", name, "=", shape_str(p.get_ints(name)), " does not match ", v.str());
+  }
+}
+
 void check_index_dtype(const char* op, const AbstractValue& idx) {
   if (!is_integer(idx.dtype)) {
     throw_error<DTypeError>("[", op, "] indices must have an integer dtype, got ", idx.str());
@@ -70,6 +80,7 @@ void check_starts(const char* op, const AbstractValue& operand, std::span<const 
 std::vector<AbstractValue> dynamic_slice_rule(std::span<const AbstractValue> in, const Params& p) {
   const auto& x = in[0];
   check_starts("dynamic_slice", x, in.subspan(1));
+  check_shape_param("dynamic_slice", p, "operand_shape", x);
   const auto& sizes = p.get_ints("slice_sizes");
   bool fits = static_cast<int64_t>(sizes.size()) == x.ndim();
   for (size_t d = 0; fits && d < sizes.size(); ++d) fits = sizes[d] >= 0 && sizes[d] <= x.shape[d];
@@ -79,10 +90,11 @@ std::vector<AbstractValue> dynamic_slice_rule(std::span<const AbstractValue> in,
   return {AbstractValue{x.dtype, sizes, x.weak_type}};
 }
 
-std::vector<AbstractValue> dynamic_update_slice_rule(std::span<const AbstractValue> in, const Params&) {
+std::vector<AbstractValue> dynamic_update_slice_rule(std::span<const AbstractValue> in, const Params& p) {
   JX_CHECK(in.size() >= 2, "dynamic_update_slice takes an operand and an update");
   const auto& x = in[0];
   const auto& u = in[1];
+  check_shape_param("dynamic_update_slice", p, "update_shape", u);
   if (u.dtype != x.dtype) {
     throw_error<DTypeError>("[dynamic_update_slice] update ", u.str(), " must have the dtype of operand ", x.str());
   }
@@ -102,6 +114,7 @@ std::vector<AbstractValue> gather_rule(std::span<const AbstractValue> in, const 
   const auto& start_map = p.get_ints("start_index_map");
   const auto& sizes = p.get_ints("slice_sizes");
   check_index_dtype("gather", idx);
+  check_shape_param("gather", p, "operand_shape", x);
   std::string ctx = detail::cat("operand ", x.str(), " and indices ", idx.str());
   if (idx.ndim() < 1) {
     throw_error<ShapeError>("[gather] indices need a trailing index-vector dimension, got ", ctx);
@@ -154,6 +167,7 @@ std::vector<AbstractValue> scatter_rule(const char* op, std::span<const Abstract
   const auto& inserted = p.get_ints("inserted_window_dims");
   const auto& to_operand = p.get_ints("scatter_dims_to_operand_dims");
   check_index_dtype(op, idx);
+  check_shape_param(op, p, "updates_shape", u);
   if (u.dtype != x.dtype) {
     throw_error<DTypeError>("[", op, "] updates ", u.str(), " must have the dtype of operand ", x.str());
   }
@@ -200,15 +214,329 @@ std::vector<AbstractValue> scatter_rule(const char* op, std::span<const Abstract
   return {x};
 }
 
-Primitive make_scatter(const char* name) {
-  return PrimitiveBuilder(name)
-      .shape_rule([name](std::span<const AbstractValue> in, const Params& p) { return scatter_rule(name, in, p); })
+// ---- autodiff ---------------------------------------------------------------------------------
+// Rules are written with ops and binds only, so they are differentiable and traceable again.
+// A linear input reaches a transpose rule as an undefined Array, so the JVP rules record the
+// shape the transpose will need as a param of the tangent equation they emit (operand_shape,
+// update_shape, updates_shape; checked by the shape rules). Index operands never carry tangents.
+// Out-of-range semantics stay consistent: reads clamp (dynamic_slice, gather), scatters drop a
+// window that does not fit, so a dropped update gets a zero cotangent.
+
+Params with_param(Params p, const char* name, ParamValue value) {
+  p.set(name, std::move(value));
+  return p;
+}
+
+/// The shape of input `i` inside a transpose rule: from its value when it is not linear, else
+/// from the shape param recorded by the JVP rule that emitted the equation.
+Shape transpose_input_shape(const char* op, std::span<const Array> args, size_t i, const Params& p,
+                            const char* param) {
+  if (args[i].defined()) return args[i].shape();
+  JX_CHECK(p.has(param), "transpose of ", op, ": a linear input's shape is unknown (no '", param,
+           "' param; equations that get transposed come from the JVP rule, which records it)");
+  return p.get_ints(param);
+}
+
+void check_nonlinear(const char* op, std::span<const bool> linear, size_t first) {
+  for (size_t i = first; i < linear.size(); ++i) {
+    JX_CHECK(!linear[i], "transpose of ", op, ": index operand ", i, " cannot be linear");
+  }
+}
+
+Array bind_dynamic_slice(const Array& x, std::span<const Array> starts, const Shape& sizes) {
+  std::vector<Array> args{x};
+  args.insert(args.end(), starts.begin(), starts.end());
+  return bind1(dynamic_slice_p, args, Params{{"slice_sizes", sizes}, {"operand_shape", x.shape()}});
+}
+
+Array bind_dynamic_update_slice(const Array& x, const Array& u, std::span<const Array> starts) {
+  std::vector<Array> args{x, u};
+  args.insert(args.end(), starts.begin(), starts.end());
+  return bind1(dynamic_update_slice_p, args, Params{{"update_shape", u.shape()}});
+}
+
+struct GatherDims {
+  std::vector<int64_t> offset_dims, collapsed, start_map, slice_sizes;
+};
+
+Array bind_gather(const Array& x, const Array& idx, const GatherDims& g) {
+  return bind1(gather_p, {x, idx},
+               Params{{"offset_dims", g.offset_dims},
+                      {"collapsed_slice_dims", g.collapsed},
+                      {"start_index_map", g.start_map},
+                      {"slice_sizes", g.slice_sizes},
+                      {"operand_shape", x.shape()}});
+}
+
+struct ScatterDims {
+  std::vector<int64_t> window, inserted, to_operand;
+  explicit ScatterDims(const Params& p)
+      : window(p.get_ints("update_window_dims")),
+        inserted(p.get_ints("inserted_window_dims")),
+        to_operand(p.get_ints("scatter_dims_to_operand_dims")) {}
+  ScatterDims(std::vector<int64_t> w, std::vector<int64_t> i, std::vector<int64_t> t)
+      : window(std::move(w)), inserted(std::move(i)), to_operand(std::move(t)) {}
+
+  /// Window extent of every operand dimension (1 for inserted ones) for updates of `ushape`.
+  std::vector<int64_t> window_sizes(int64_t operand_rank, const Shape& ushape) const {
+    std::vector<int64_t> sizes;
+    for (int64_t d = 0, pos = 0; d < operand_rank; ++d) {
+      sizes.push_back(contains(inserted, d) ? 1 : ushape[window[pos++]]);
+    }
+    return sizes;
+  }
+  /// The gather that reads back, for every update element, the operand element it lands on.
+  GatherDims inverse(int64_t operand_rank, const Shape& ushape) const {
+    return GatherDims{window, inserted, to_operand, window_sizes(operand_rank, ushape)};
+  }
+  /// The updates' dims that are not window dims (they follow the indices' batch dims).
+  std::vector<int64_t> batch_dims(int64_t updates_rank) const {
+    std::vector<int64_t> dims;
+    for (int64_t d = 0; d < updates_rank; ++d)
+      if (!contains(window, d)) dims.push_back(d);
+    return dims;
+  }
+};
+
+Array bind_scatter(const Primitive& prim, const Array& x, const Array& idx, const Array& u, const ScatterDims& s) {
+  return bind1(prim, {x, idx, u},
+               Params{{"update_window_dims", s.window},
+                      {"inserted_window_dims", s.inserted},
+                      {"scatter_dims_to_operand_dims", s.to_operand},
+                      {"updates_shape", u.shape()}});
+}
+
+/// A constant vector of `dtype` (bounds for index arithmetic).
+Array index_vector(const std::vector<int64_t>& values, DType dtype) {
+  Array v = detail::array_from_host(values.data(), DType::int64, Shape{static_cast<int64_t>(values.size())});
+  return v.dtype() == dtype ? v : lax::convert_element_type(v, dtype);
+}
+
+/// gather's indices clamped as gather clamps them, so a scatter_add of the cotangent writes
+/// exactly where gather read (our scatters drop, rather than clamp, a window that does not fit).
+Array clamp_gather_indices(const Array& idx, const Shape& operand_shape, const GatherDims& g) {
+  std::vector<int64_t> hi;
+  for (auto m : g.start_map) hi.push_back(std::max<int64_t>(operand_shape[m] - g.slice_sizes[m], 0));
+  return minimum(maximum(idx, Array(0)), index_vector(hi, idx.dtype()));
+}
+
+/// For every element of updates of `ushape`: whether its window fits the operand (else the
+/// scatter drops it).
+Array scatter_in_bounds(const Array& idx, const Shape& operand_shape, const Shape& ushape, const ScatterDims& s) {
+  auto sizes = s.window_sizes(static_cast<int64_t>(operand_shape.size()), ushape);
+  std::vector<int64_t> hi;
+  for (auto m : s.to_operand) hi.push_back(operand_shape[m] - sizes[m]);
+  Array ok = logical_and(idx >= Array(0), idx <= index_vector(hi, idx.dtype()));
+  ok = all(ok, Axes{static_cast<int>(idx.ndim()) - 1});
+  return lax::broadcast_in_dim(ok, ushape, s.batch_dims(static_cast<int64_t>(ushape.size())));
+}
+
+/// For every element of updates of `ushape`: whether it is the one scatter (last wins) leaves in
+/// the output. Each update window is tagged with a distinct id, the ids are scattered and read
+/// back; a dropped window reads another id (or 0).
+Array scatter_winners(const Array& idx, const Shape& operand_shape, const Shape& ushape, const ScatterDims& s) {
+  Shape batch(idx.shape().begin(), idx.shape().end() - 1);
+  Array ids = reshape(lax::iota(DType::int32, Shape{shape_size(batch)}) + Array(1), batch);
+  ids = lax::broadcast_in_dim(ids, ushape, s.batch_dims(static_cast<int64_t>(ushape.size())));
+  Array owner = bind_scatter(scatter_p, zeros(operand_shape, DType::int32), idx, ids, s);
+  Array seen = bind_gather(owner, idx, s.inverse(static_cast<int64_t>(operand_shape.size()), ushape));
+  return seen == ids;
+}
+
+Array masked(const Array& mask, const Array& x) { return where(mask, x, zeros_like(x)); }
+
+std::vector<Array> dynamic_slice_jvp(std::span<const Array> primals, std::span<const Array> tangents,
+                                     std::span<const Array>, const Params& p) {
+  // d dynamic_slice(x, s) = dynamic_slice(dx, s)
+  if (!tangents[0].defined()) return {Array()};
+  return {bind_dynamic_slice(tangents[0], primals.subspan(1), p.get_ints("slice_sizes"))};
+}
+
+std::vector<Array> dynamic_slice_transpose(std::span<const Array> cts, std::span<const Array> args,
+                                           std::span<const bool> linear, const Params& p) {
+  // ct_x = dynamic_update_slice(0, ct, s): both clamp the start the same way.
+  check_nonlinear("dynamic_slice", linear, 1);
+  std::vector<Array> out(args.size());
+  if (!linear[0] || !cts[0].defined()) return out;
+  Shape xs = transpose_input_shape("dynamic_slice", args, 0, p, "operand_shape");
+  out[0] = bind_dynamic_update_slice(zeros(xs, cts[0].dtype()), cts[0], args.subspan(1));
+  return out;
+}
+
+std::vector<Array> dynamic_update_slice_jvp(std::span<const Array> primals, std::span<const Array> tangents,
+                                            std::span<const Array>, const Params&) {
+  // Linear in (operand, update).
+  return {bind_dynamic_update_slice(instantiate(tangents[0], primals[0].aval()),
+                                    instantiate(tangents[1], primals[1].aval()), primals.subspan(2))};
+}
+
+std::vector<Array> dynamic_update_slice_transpose(std::span<const Array> cts, std::span<const Array> args,
+                                                  std::span<const bool> linear, const Params& p) {
+  // ct_x = dynamic_update_slice(ct, 0, s); ct_u = dynamic_slice(ct, s).
+  check_nonlinear("dynamic_update_slice", linear, 2);
+  std::vector<Array> out(args.size());
+  const Array& ct = cts[0];
+  if (!ct.defined()) return out;
+  Shape us = transpose_input_shape("dynamic_update_slice", args, 1, p, "update_shape");
+  auto starts = args.subspan(2);
+  if (linear[0]) out[0] = bind_dynamic_update_slice(ct, zeros(us, ct.dtype()), starts);
+  if (linear[1]) out[1] = bind_dynamic_slice(ct, starts, us);
+  return out;
+}
+
+GatherDims gather_dims(const Params& p) {
+  return GatherDims{p.get_ints("offset_dims"), p.get_ints("collapsed_slice_dims"), p.get_ints("start_index_map"),
+                    p.get_ints("slice_sizes")};
+}
+
+std::vector<Array> gather_jvp(std::span<const Array> primals, std::span<const Array> tangents,
+                              std::span<const Array>, const Params& p) {
+  // d gather(x, i) = gather(dx, i)
+  if (!tangents[0].defined()) return {Array()};
+  return {bind_gather(tangents[0], primals[1], gather_dims(p))};
+}
+
+std::vector<Array> gather_transpose(std::span<const Array> cts, std::span<const Array> args,
+                                    std::span<const bool> linear, const Params& p) {
+  // ct_x = scatter_add(0, clamp(i), ct) with the dimension numbers that undo the gather.
+  check_nonlinear("gather", linear, 1);
+  std::vector<Array> out(args.size());
+  if (!linear[0] || !cts[0].defined()) return out;
+  Shape xs = transpose_input_shape("gather", args, 0, p, "operand_shape");
+  GatherDims g = gather_dims(p);
+  ScatterDims s(g.offset_dims, g.collapsed, g.start_map);
+  out[0] = bind_scatter(scatter_add_p, zeros(xs, cts[0].dtype()), clamp_gather_indices(args[1], xs, g), cts[0], s);
+  return out;
+}
+
+std::vector<Array> scatter_add_jvp(std::span<const Array> primals, std::span<const Array> tangents,
+                                   std::span<const Array>, const Params& p) {
+  // Linear in (operand, updates).
+  return {bind_scatter(scatter_add_p, instantiate(tangents[0], primals[0].aval()), primals[1],
+                       instantiate(tangents[2], primals[2].aval()), ScatterDims(p))};
+}
+
+std::vector<Array> scatter_add_transpose(std::span<const Array> cts, std::span<const Array> args,
+                                         std::span<const bool> linear, const Params& p) {
+  // ct_x = ct; ct_u = gather(ct, i), zero where the window was dropped.
+  check_nonlinear("scatter_add", linear, 1);
+  JX_CHECK(linear.size() == 3, "scatter_add takes three operands");
+  std::vector<Array> out(args.size());
+  const Array& ct = cts[0];
+  if (!ct.defined()) return out;
+  if (linear[0]) out[0] = ct;
+  if (linear[2]) {
+    Shape us = transpose_input_shape("scatter_add", args, 2, p, "updates_shape");
+    ScatterDims s(p);
+    Array g = bind_gather(ct, args[1], s.inverse(ct.ndim(), us));
+    out[2] = masked(scatter_in_bounds(args[1], ct.shape(), us, s), g);
+  }
+  return out;
+}
+
+std::vector<Array> scatter_jvp(std::span<const Array> primals, std::span<const Array> tangents,
+                               std::span<const Array>, const Params& p) {
+  // scatter(x, i, u) is jointly linear in (x, u) for fixed i: each output element is either an
+  // element of x or of u (the last update written there, as the kernel applies them in order).
+  // So d scatter(x, i, u) = scatter(dx, i, du); the transpose finds which update won.
+  return {bind_scatter(scatter_p, instantiate(tangents[0], primals[0].aval()), primals[1],
+                       instantiate(tangents[2], primals[2].aval()), ScatterDims(p))};
+}
+
+std::vector<Array> scatter_transpose(std::span<const Array> cts, std::span<const Array> args,
+                                     std::span<const bool> linear, const Params& p) {
+  // ct_x = ct with the overwritten elements zeroed = scatter(ct, i, 0);
+  // ct_u = gather(ct, i) where the update is the one left in the output (last wins, in bounds).
+  check_nonlinear("scatter", linear, 1);
+  std::vector<Array> out(args.size());
+  const Array& ct = cts[0];
+  if (!ct.defined()) return out;
+  Shape us = transpose_input_shape("scatter", args, 2, p, "updates_shape");
+  ScatterDims s(p);
+  if (linear[0]) out[0] = bind_scatter(scatter_p, ct, args[1], zeros(us, ct.dtype()), s);
+  if (linear[2]) {
+    Array g = bind_gather(ct, args[1], s.inverse(ct.ndim(), us));
+    out[2] = masked(scatter_winners(args[1], ct.shape(), us, s), g);
+  }
+  return out;
+}
+
+std::vector<Array> scatter_mul_jvp(std::span<const Array> primals, std::span<const Array> tangents,
+                                   std::span<const Array>, const Params& p) {
+  // y = x * M with M[p] = prod of the updates landing on p (1 where none does):
+  // dy = scatter_mul(dx, i, u) + x * scatter_add(0, i, du * E), where E[k] is the product of the
+  // other updates landing where update k lands. E is computed without dividing by zero: the
+  // product of the nonzero updates divided by u[k] (when nonzero), or 0 when another update is 0.
+  // (Unlike JAX's rule, duplicate indices are handled.)
+  const Array& x = primals[0];
+  const Array& idx = primals[1];
+  const Array& u = primals[2];
+  ScatterDims s(p);
+  Array t;
+  if (tangents[0].defined()) t = bind_scatter(scatter_mul_p, tangents[0], idx, u, s);
+  if (tangents[2].defined()) {
+    const DType dt = x.dtype();
+    GatherDims g = s.inverse(x.ndim(), u.shape());
+    Array is_zero = u == Array(0.0);
+    Array zero_f = lax::convert_element_type(is_zero, dt);
+    Array nonzero_u = where(is_zero, ones_like(u), u);
+    Array zeros_at = bind_scatter(scatter_add_p, zeros(x.shape(), dt), idx, zero_f, s);
+    Array nonzero_prod = bind_scatter(scatter_mul_p, ones(x.shape(), dt), idx, nonzero_u, s);
+    Array other_zeros = bind_gather(zeros_at, idx, g) - zero_f;
+    Array others = bind_gather(nonzero_prod, idx, g) / nonzero_u;
+    others = where(other_zeros > Array(0.5), zeros_like(others), others);
+    t = add_tangents(t, x * bind_scatter(scatter_add_p, zeros(x.shape(), dt), idx, tangents[2] * others, s));
+  }
+  return {t};
+}
+
+std::vector<Array> scatter_mul_transpose(std::span<const Array> cts, std::span<const Array> args,
+                                         std::span<const bool> linear, const Params& p) {
+  // Linear in the operand only: y = x * M elementwise, so ct_x = ct * M = scatter_mul(ct, i, u).
+  check_nonlinear("scatter_mul", linear, 1);
+  JX_CHECK(!linear[2], "transpose of scatter_mul: it is not linear in its updates");
+  std::vector<Array> out(args.size());
+  if (!linear[0] || !cts[0].defined()) return out;
+  out[0] = bind_scatter(scatter_mul_p, cts[0], args[1], args[2], ScatterDims(p));
+  return out;
+}
+
+std::vector<Array> scatter_extremal_jvp(std::span<const Array> primals, std::span<const Array> tangents,
+                                        std::span<const Array> outputs, const Params& p) {
+  // As JAX's _scatter_extremal_jvp: where several values (the operand's and the updates') tie
+  // for the min/max at a position, its tangent is the average of their tangents.
+  //   succ[k] = u[k] == y[i[k]]   N = scatter_add(0, i, succ)   R = x == y   D = N + R
+  //   dy = dx * R / D + scatter_add(0, i, du * succ / D[i[k]])
+  const Array& x = primals[0];
+  const Array& idx = primals[1];
+  const Array& u = primals[2];
+  const Array& y = outputs[0];
+  const DType dt = x.dtype();
+  ScatterDims s(p);
+  GatherDims g = s.inverse(x.ndim(), u.shape());
+  Array succ = lax::convert_element_type(u == bind_gather(y, idx, g), dt);
+  Array count = bind_scatter(scatter_add_p, zeros(x.shape(), dt), idx, succ, s);
+  Array retained = lax::convert_element_type(x == y, dt);
+  Array denom = count + retained;
+  denom = where(denom == Array(0.0), ones_like(denom), denom);  // only where y is NaN
+  Array t;
+  if (tangents[0].defined()) t = tangents[0] * (retained / denom);
+  if (tangents[2].defined()) {
+    Array coef = succ / bind_gather(denom, idx, g);
+    t = add_tangents(t, bind_scatter(scatter_add_p, zeros(x.shape(), dt), idx, tangents[2] * coef, s));
+  }
+  return {t};
+}
+
+PrimitiveBuilder make_scatter(const char* name) {
+  PrimitiveBuilder builder(name);
+  builder.shape_rule([name](std::span<const AbstractValue> in, const Params& p) { return scatter_rule(name, in, p); })
       .sample({AbstractValue{DType::float32, {5, 3}}, AbstractValue{DType::int32, {2, 1}},
                AbstractValue{DType::float32, {2, 3}}},
               Params{{"update_window_dims", std::vector<int64_t>{1}},
                      {"inserted_window_dims", std::vector<int64_t>{0}},
-                     {"scatter_dims_to_operand_dims", std::vector<int64_t>{0}}})
-      .build();
+                     {"scatter_dims_to_operand_dims", std::vector<int64_t>{0}}});
+  return builder;
 }
 
 }  // namespace
@@ -216,6 +544,8 @@ Primitive make_scatter(const char* name) {
 const Primitive dynamic_slice_p =
     PrimitiveBuilder("dynamic_slice")
         .shape_rule(dynamic_slice_rule)
+        .jvp(dynamic_slice_jvp)
+        .transpose(dynamic_slice_transpose)
         .sample({AbstractValue{DType::float32, {4, 3}}, AbstractValue{DType::int32, {}},
                  AbstractValue{DType::int32, {}}},
                 Params{{"slice_sizes", std::vector<int64_t>{2, 3}}})
@@ -224,6 +554,8 @@ const Primitive dynamic_slice_p =
 const Primitive dynamic_update_slice_p =
     PrimitiveBuilder("dynamic_update_slice")
         .shape_rule(dynamic_update_slice_rule)
+        .jvp(dynamic_update_slice_jvp)
+        .transpose(dynamic_update_slice_transpose)
         .sample({AbstractValue{DType::float32, {4, 3}}, AbstractValue{DType::float32, {2, 3}},
                  AbstractValue{DType::int32, {}}, AbstractValue{DType::int32, {}}})
         .build();
@@ -231,6 +563,8 @@ const Primitive dynamic_update_slice_p =
 const Primitive gather_p =
     PrimitiveBuilder("gather")
         .shape_rule(gather_rule)
+        .jvp(gather_jvp)
+        .transpose(gather_transpose)
         .sample({AbstractValue{DType::float32, {5, 3}}, AbstractValue{DType::int32, {4, 1}}},
                 Params{{"offset_dims", std::vector<int64_t>{1}},
                        {"collapsed_slice_dims", std::vector<int64_t>{0}},
@@ -238,11 +572,13 @@ const Primitive gather_p =
                        {"slice_sizes", std::vector<int64_t>{1, 3}}})
         .build();
 
-const Primitive scatter_p = make_scatter("scatter");
-const Primitive scatter_add_p = make_scatter("scatter_add");
-const Primitive scatter_mul_p = make_scatter("scatter_mul");
-const Primitive scatter_min_p = make_scatter("scatter_min");
-const Primitive scatter_max_p = make_scatter("scatter_max");
+const Primitive scatter_p = make_scatter("scatter").jvp(scatter_jvp).transpose(scatter_transpose).build();
+const Primitive scatter_add_p =
+    make_scatter("scatter_add").jvp(scatter_add_jvp).transpose(scatter_add_transpose).build();
+const Primitive scatter_mul_p =
+    make_scatter("scatter_mul").jvp(scatter_mul_jvp).transpose(scatter_mul_transpose).build();
+const Primitive scatter_min_p = make_scatter("scatter_min").jvp(scatter_extremal_jvp).build();
+const Primitive scatter_max_p = make_scatter("scatter_max").jvp(scatter_extremal_jvp).build();
 
 namespace detail {
 
