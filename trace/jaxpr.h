@@ -75,6 +75,26 @@ std::vector<Array> eval_jaxpr(const Jaxpr& jaxpr, std::span<const Array> consts,
 /// use; throws an internal error naming the equation otherwise.
 void check_jaxpr(const Jaxpr& jaxpr);
 
+/// A sub-jaxpr held in a primitive's params (call primitives). Compared by identity.
+class JaxprParam : public ParamObject {
+ public:
+  explicit JaxprParam(ClosedJaxpr jaxpr) : jaxpr(std::move(jaxpr)) {}
+  void print(std::ostream& os) const override;
+  size_t hash() const override { return std::hash<const void*>{}(jaxpr.jaxpr.get()); }
+  bool equals(const ParamObject& other) const override {
+    auto* o = dynamic_cast<const JaxprParam*>(&other);
+    return o && o->jaxpr.jaxpr == jaxpr.jaxpr;
+  }
+  ClosedJaxpr jaxpr;
+};
+std::shared_ptr<const ParamObject> jaxpr_param(ClosedJaxpr jaxpr);
+/// The ClosedJaxpr stored under `name`.
+const ClosedJaxpr& get_jaxpr(const Params& params, const std::string& name);
+
+/// Moves a closed jaxpr's constants into leading inputs (closure conversion): the result has no
+/// constants and takes consts..., args...; the constants' values are returned alongside.
+std::pair<ClosedJaxpr, std::vector<Array>> convert_constvars(const ClosedJaxpr& jaxpr);
+
 /// Traces `f` (on flat lists of arrays) at the given input avals into a closed jaxpr.
 /// Concrete arrays `f` captures become constants; captured tracers of outer traces become
 /// constants bound to those tracers.

@@ -118,6 +118,26 @@ std::ostream& operator<<(std::ostream& os, const Jaxpr& jaxpr) {
 
 std::ostream& operator<<(std::ostream& os, const ClosedJaxpr& jaxpr) { return os << *jaxpr.jaxpr; }
 
+void JaxprParam::print(std::ostream& os) const { print_jaxpr(os, *jaxpr.jaxpr, 4); }
+
+std::shared_ptr<const ParamObject> jaxpr_param(ClosedJaxpr jaxpr) {
+  return std::make_shared<JaxprParam>(std::move(jaxpr));
+}
+
+const ClosedJaxpr& get_jaxpr(const Params& params, const std::string& name) {
+  auto& obj = params.get<std::shared_ptr<const ParamObject>>(name);
+  auto* p = dynamic_cast<const JaxprParam*>(obj.get());
+  JX_CHECK(p, "parameter '", name, "' is not a jaxpr");
+  return p->jaxpr;
+}
+
+std::pair<ClosedJaxpr, std::vector<Array>> convert_constvars(const ClosedJaxpr& closed) {
+  auto j = std::make_shared<Jaxpr>(*closed.jaxpr);
+  j->invars.insert(j->invars.begin(), j->constvars.begin(), j->constvars.end());
+  j->constvars.clear();
+  return {ClosedJaxpr{j, {}}, closed.consts};
+}
+
 std::string ClosedJaxpr::str() const {
   std::ostringstream os;
   os << *this;

@@ -4,6 +4,8 @@
 // part (reverse mode). Every function here maps jaxprs to jaxprs, so the results can be
 // evaluated eagerly, staged into an outer trace, or transformed again.
 
+#include <functional>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -22,6 +24,11 @@ Array zeros_for(const AbstractValue& aval);
 Array instantiate(const Array& t, const AbstractValue& aval);
 /// Sums `ct` down to `shape` (undoing a 0-d operand's implicit broadcast in a binary primitive).
 Array unbroadcast(const Array& ct, const AbstractValue& aval);
+
+/// Inside a transpose rule: the abstract value of input `i` of the equation being transposed.
+/// Linear inputs reach the rule as undefined Arrays, so their shape and dtype are read here
+/// (e.g. to unbroadcast a cotangent to a 0-d operand, or to convert it back to the input dtype).
+const AbstractValue& transpose_input_aval(size_t i);
 
 /// JVP rule of a primitive that is linear in all its inputs: the primitive applied to the
 /// tangents (zeros instantiated).
@@ -46,6 +53,17 @@ struct PartialEval {
 /// the unknown jaxpr even when they are known (passed through as residuals).
 PartialEval partial_eval_jaxpr(const ClosedJaxpr& jaxpr, const std::vector<bool>& in_unknown,
                                const std::vector<bool>& instantiate);
+
+/// A primitive-specific way to split one equation with some unknown inputs (call primitives
+/// such as checkpoint): an equation for the known side (inputs all known) and one for the
+/// unknown side (may read known values; they become residuals). Outputs of the original
+/// equation must each be defined by exactly one of them.
+struct PartialEvalEqn {
+  std::optional<Eqn> known;
+  std::optional<Eqn> unknown;
+};
+using PartialEvalRule = std::function<PartialEvalEqn(const Eqn& eqn, const std::vector<bool>& unknown_inputs)>;
+void register_partial_eval_rule(const Primitive& prim, PartialEvalRule rule);
 
 /// Removes equations whose outputs are unused, and outputs not in `keep_outputs` (all kept
 /// when empty).

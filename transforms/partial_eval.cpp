@@ -12,7 +12,14 @@ const VarNode* var_of(const Atom& a) {
   auto* v = std::get_if<Var>(&a);
   return v ? v->get() : nullptr;
 }
+
+std::unordered_map<int, PartialEvalRule>& pe_rules() {
+  static std::unordered_map<int, PartialEvalRule> rules;
+  return rules;
+}
 }  // namespace
+
+void register_partial_eval_rule(const Primitive& prim, PartialEvalRule rule) { pe_rules()[prim.id()] = std::move(rule); }
 
 PartialEval partial_eval_jaxpr(const ClosedJaxpr& closed, const std::vector<bool>& in_unknown,
                                const std::vector<bool>& instantiate) {
@@ -52,6 +59,22 @@ PartialEval partial_eval_jaxpr(const ClosedJaxpr& closed, const std::vector<bool
     }
     if (!any_unknown) {
       known_jaxpr->eqns.push_back(eqn);
+      continue;
+    }
+    if (auto rule = pe_rules().find(eqn.prim.id()); rule != pe_rules().end()) {
+      std::vector<bool> flags;
+      for (auto& a : eqn.inputs) {
+        const VarNode* v = var_of(a);
+        flags.push_back(v && unknown.count(v));
+      }
+      PartialEvalEqn split = rule->second(eqn, flags);
+      if (split.known) known_jaxpr->eqns.push_back(*split.known);
+      if (split.unknown) {
+        Eqn e = *split.unknown;
+        for (auto& a : e.inputs) a = as_unknown_input(a);
+        for (auto& o : e.outputs) unknown.insert(o.get());
+        unknown_jaxpr->eqns.push_back(std::move(e));
+      }
       continue;
     }
     Eqn e = eqn;

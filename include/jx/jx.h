@@ -19,6 +19,7 @@
 #include "trace/make_jaxpr.h"
 #include "transforms/ad.h"
 #include "transforms/grad.h"
+#include "transforms/custom.h"
 
 namespace jx {
 /// Threads used by eager kernels (JX_NUM_THREADS or all cores).
