@@ -237,8 +237,9 @@ Shape transpose_input_shape(const char* op, std::span<const Array> args, size_t 
   return p.get_ints(param);
 }
 
-void check_nonlinear(const char* op, std::span<const bool> linear, size_t first) {
-  for (size_t i = first; i < linear.size(); ++i) {
+/// Index operands [first, last) (last = -1: to the end) are integers and never linear.
+void check_nonlinear(const char* op, std::span<const bool> linear, size_t first, size_t last = size_t(-1)) {
+  for (size_t i = first; i < std::min(last, linear.size()); ++i) {
     JX_CHECK(!linear[i], "transpose of ", op, ": index operand ", i, " cannot be linear");
   }
 }
@@ -419,7 +420,7 @@ std::vector<Array> scatter_add_jvp(std::span<const Array> primals, std::span<con
 std::vector<Array> scatter_add_transpose(std::span<const Array> cts, std::span<const Array> args,
                                          std::span<const bool> linear, const Params& p) {
   // ct_x = ct; ct_u = gather(ct, i), zero where the window was dropped.
-  check_nonlinear("scatter_add", linear, 1);
+  check_nonlinear("scatter_add", linear, 1, 2);
   JX_CHECK(linear.size() == 3, "scatter_add takes three operands");
   std::vector<Array> out(args.size());
   const Array& ct = cts[0];
@@ -447,7 +448,7 @@ std::vector<Array> scatter_transpose(std::span<const Array> cts, std::span<const
                                      std::span<const bool> linear, const Params& p) {
   // ct_x = ct with the overwritten elements zeroed = scatter(ct, i, 0);
   // ct_u = gather(ct, i) where the update is the one left in the output (last wins, in bounds).
-  check_nonlinear("scatter", linear, 1);
+  check_nonlinear("scatter", linear, 1, 2);
   std::vector<Array> out(args.size());
   const Array& ct = cts[0];
   if (!ct.defined()) return out;
@@ -493,7 +494,7 @@ std::vector<Array> scatter_mul_jvp(std::span<const Array> primals, std::span<con
 std::vector<Array> scatter_mul_transpose(std::span<const Array> cts, std::span<const Array> args,
                                          std::span<const bool> linear, const Params& p) {
   // Linear in the operand only: y = x * M elementwise, so ct_x = ct * M = scatter_mul(ct, i, u).
-  check_nonlinear("scatter_mul", linear, 1);
+  check_nonlinear("scatter_mul", linear, 1, 2);
   JX_CHECK(!linear[2], "transpose of scatter_mul: it is not linear in its updates");
   std::vector<Array> out(args.size());
   if (!linear[0] || !cts[0].defined()) return out;
