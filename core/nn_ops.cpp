@@ -56,10 +56,13 @@ Array log_softmax(const Array& x, int axis, const Loc& loc) {
   });
 }
 
+// relu = where(x <= 0, 0, x): max(x, 0) with NaN propagated, and a derivative of exactly 0 at 0
+// (JAX's custom JVP where(x > 0, g, 0)); maximum's JVP would split the tie and give 1/2 there.
 Array relu(const Array& x, const Loc& loc) {
   return at_loc(loc, [&] {
     if (x.dtype() == DType::bool_) return maximum(x, Array(0));  // promotes to int32, as JAX
-    return maximum(x, like(0.0, x));
+    Array zero = like(0.0, x);
+    return where(less_equal(x, zero), zero, x);
   });
 }
 

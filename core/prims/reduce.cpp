@@ -6,10 +6,12 @@
 
 #include <algorithm>
 #include <sstream>
+#include <utility>
 
 #include "core/ops.h"
 #include "core/prims/elementwise.h"
 #include "core/trace.h"
+#include "transforms/ad.h"
 
 namespace jx {
 
@@ -39,9 +41,9 @@ void check_axes(const std::string& name, const AbstractValue& x, const std::vect
 }
 
 // reduce_sum, reduce_max, ...: drops the reduced dims, keeps dtype and weak type.
-Primitive monoid_reduce(const std::string& name, DTypePredicate allowed, const char* what,
+PrimitiveBuilder monoid_reduce(const std::string& name, DTypePredicate allowed, const char* what,
                         DType sample_dtype = DType::float32) {
-  return PrimitiveBuilder(name)
+  return std::move(PrimitiveBuilder(name)
       .shape_rule([name, allowed, what](std::span<const AbstractValue> in, const Params& p) {
         JX_CHECK(in.size() == 1, name, " takes one operand");
         const AbstractValue& x = in[0];
@@ -55,15 +57,14 @@ Primitive monoid_reduce(const std::string& name, DTypePredicate allowed, const c
         return std::vector<AbstractValue>{out};
       })
       .sample({AbstractValue{sample_dtype, {2, 3}}}, Params{{"axes", std::vector<int64_t>{1}}})
-      .sample({AbstractValue{sample_dtype, {2, 3, 4}}}, Params{{"axes", std::vector<int64_t>{0, 2}}})
-      .build();
+      .sample({AbstractValue{sample_dtype, {2, 3, 4}}}, Params{{"axes", std::vector<int64_t>{0, 2}}}));
 }
 
 bool and_or_dtype(DType d) { return d == DType::bool_ || is_integer(d); }
 
 // argmax / argmin: one non-empty axis; the output drops it and has the index dtype.
-Primitive arg_reduce(const std::string& name) {
-  return PrimitiveBuilder(name)
+PrimitiveBuilder arg_reduce(const std::string& name) {
+  return std::move(PrimitiveBuilder(name)
       .shape_rule([name](std::span<const AbstractValue> in, const Params& p) {
         JX_CHECK(in.size() == 1, name, " takes one operand");
         const AbstractValue& x = in[0];
@@ -86,13 +87,12 @@ Primitive arg_reduce(const std::string& name) {
         return std::vector<AbstractValue>{out};
       })
       .sample({AbstractValue{float32, {2, 3}}},
-              Params{{"axes", std::vector<int64_t>{1}}, {"index_dtype", DType::int32}})
-      .build();
+              Params{{"axes", std::vector<int64_t>{1}}, {"index_dtype", DType::int32}}));
 }
 
 // cumsum / cumprod: output aval = input aval.
-Primitive cumulative(const std::string& name) {
-  return PrimitiveBuilder(name)
+PrimitiveBuilder cumulative(const std::string& name) {
+  return std::move(PrimitiveBuilder(name)
       .shape_rule([name](std::span<const AbstractValue> in, const Params& p) {
         JX_CHECK(in.size() == 1, name, " takes one operand");
         const AbstractValue& x = in[0];
@@ -106,22 +106,176 @@ Primitive cumulative(const std::string& name) {
         (void)p.get<bool>("reverse");
         return std::vector<AbstractValue>{x};
       })
-      .sample({AbstractValue{float32, {2, 3}}}, Params{{"axis", int64_t{1}}, {"reverse", false}})
-      .build();
+      .sample({AbstractValue{float32, {2, 3}}}, Params{{"axis", int64_t{1}}, {"reverse", false}}));
 }
 
 }  // namespace
 
-const Primitive reduce_sum_p = monoid_reduce("reduce_sum", detail::numeric_dtype, "a numeric");
-const Primitive reduce_prod_p = monoid_reduce("reduce_prod", detail::numeric_dtype, "a numeric");
-const Primitive reduce_max_p = monoid_reduce("reduce_max", detail::any_dtype, "any");
-const Primitive reduce_min_p = monoid_reduce("reduce_min", detail::any_dtype, "any");
-const Primitive reduce_and_p = monoid_reduce("reduce_and", and_or_dtype, "a bool or integer", DType::bool_);
-const Primitive reduce_or_p = monoid_reduce("reduce_or", and_or_dtype, "a bool or integer", DType::bool_);
-const Primitive argmax_p = arg_reduce("argmax");
-const Primitive argmin_p = arg_reduce("argmin");
-const Primitive cumsum_p = cumulative("cumsum");
-const Primitive cumprod_p = cumulative("cumprod");
+namespace {
+
+// ---- differentiation rules --------------------------------------------------------------------
+
+// The kept (non-reduced) dims of a reduction, in order: where the output's dims sit in the operand.
+std::vector<int64_t> kept_dims(int64_t ndim, const std::vector<int64_t>& axes) {
+  std::vector<int64_t> dims;
+  for (int64_t d = 0; d < ndim; ++d)
+    if (!std::binary_search(axes.begin(), axes.end(), d)) dims.push_back(d);
+  return dims;
+}
+
+// A reduction's output broadcast back to the operand's shape (size-1 reduced dims are not kept:
+// broadcast_in_dim maps the output's dims onto the kept dims directly).
+Array unreduce(const Array& y, const Shape& operand_shape, const std::vector<int64_t>& axes) {
+  return lax::broadcast_in_dim(y, operand_shape, kept_dims(static_cast<int64_t>(operand_shape.size()), axes));
+}
+
+// A constant of x's exact type.
+Array constant_like(double value, const Array& x) { return detail::scalar_array(value, x.dtype(), x.weak_type()); }
+
+// reduce_sum is linear: its JVP is itself, its transpose broadcasts the cotangent back to the
+// operand's shape.
+std::vector<Array> reduce_sum_jvp(std::span<const Array> primals, std::span<const Array> tangents,
+                                  std::span<const Array>, const Params& params) {
+  return {bind1(reduce_sum_p, {instantiate(tangents[0], primals[0].aval())}, params)};
+}
+
+std::vector<Array> reduce_sum_transpose(std::span<const Array> cts, std::span<const Array>, std::span<const bool>,
+                                        const Params& params) {
+  if (!cts[0].defined()) return {Array()};
+  return {unreduce(cts[0], transpose_input_aval(0).shape, params.get_ints("axes"))};
+}
+
+// reduce_max / reduce_min (JAX's _reduce_chooser_jvp_rule): the tangent at the locations equal
+// to the result, ties averaged: sum(t * [x == y]) / sum([x == y]).
+std::vector<Array> reduce_chooser_jvp(std::span<const Array> primals, std::span<const Array> tangents,
+                                      std::span<const Array> outputs, const Params& params) {
+  const Array& x = primals[0];
+  const auto& axes = params.get_ints("axes");
+  Array t = instantiate(tangents[0], x.aval());
+  Array at_extreme = lax::convert_element_type(equal(x, unreduce(outputs[0], x.shape(), axes)), t.dtype());
+  Array counts = lax::reduce_sum(at_extreme, axes);
+  return {divide(lax::reduce_sum(multiply(t, at_extreme), axes), counts)};
+}
+
+// reduce_prod (as JAX's _reduce_prod_jvp_rule): the JVP of a tree of pairwise products over the
+// reduced elements, so a zero operand is handled exactly (no division by x). The reduced axes
+// are moved to the front and flattened; each level multiplies the first half by the second
+// (padded with the identity when odd), carrying (product, tangent) by the product rule.
+std::vector<Array> reduce_prod_jvp(std::span<const Array> primals, std::span<const Array> tangents,
+                                   std::span<const Array> outputs, const Params& params) {
+  const Array& x = primals[0];
+  const auto& axes = params.get_ints("axes");
+  Array t = instantiate(tangents[0], x.aval());
+  if (axes.empty()) return {t};
+  std::vector<int> perm;
+  Shape flat_shape{1};
+  for (auto a : axes) {
+    perm.push_back(static_cast<int>(a));
+    flat_shape[0] *= x.shape()[a];
+  }
+  for (auto d : kept_dims(x.ndim(), axes)) {
+    perm.push_back(static_cast<int>(d));
+    flat_shape.push_back(x.shape()[d]);
+  }
+  const int64_t rank = static_cast<int64_t>(flat_shape.size());
+  if (flat_shape[0] == 0) return {Array()};  // an empty product is the constant 1
+  Array p = reshape(transpose(x, perm), flat_shape);
+  t = reshape(transpose(t, perm), flat_shape);
+  auto part = [&](const Array& v, int64_t lo, int64_t hi) {
+    std::vector<int64_t> start(rank, 0), limit(v.shape());
+    start[0] = lo;
+    limit[0] = hi;
+    return lax::slice(v, start, limit);
+  };
+  auto pad_end = [&](const Array& v, double value) {
+    std::vector<std::array<int64_t, 3>> config(rank, std::array<int64_t, 3>{0, 0, 0});
+    config[0][1] = 1;
+    return lax::pad(v, constant_like(value, v), config);
+  };
+  for (int64_t n = flat_shape[0]; n > 1; n = (n + 1) / 2) {
+    const int64_t n1 = (n + 1) / 2;
+    Array p1 = part(p, 0, n1), p2 = part(p, n1, n);
+    Array t1 = part(t, 0, n1), t2 = part(t, n1, n);
+    if (n - n1 != n1) {
+      p2 = pad_end(p2, 1.0);
+      t2 = pad_end(t2, 0.0);
+    }
+    t = add(multiply(t1, p2), multiply(p1, t2));  // d(p1 p2) = t1 p2 + p1 t2
+    p = multiply(p1, p2);
+  }
+  return {reshape(t, outputs[0].shape())};
+}
+
+// A zero tangent: integer outputs (argmax, argmin) and bool/bitwise reductions (reduce_and/or).
+std::vector<Array> zero_jvp(std::span<const Array>, std::span<const Array>, std::span<const Array> outputs,
+                            const Params&) {
+  return std::vector<Array>(outputs.size());
+}
+
+// cumsum is linear; its transpose is the cumulative sum in the other direction.
+std::vector<Array> cumsum_jvp(std::span<const Array> primals, std::span<const Array> tangents,
+                              std::span<const Array>, const Params& params) {
+  return {bind1(cumsum_p, {instantiate(tangents[0], primals[0].aval())}, params)};
+}
+
+std::vector<Array> cumsum_transpose(std::span<const Array> cts, std::span<const Array>, std::span<const bool>,
+                                    const Params& params) {
+  if (!cts[0].defined()) return {Array()};
+  return {bind1(cumsum_p, {cts[0]}, Params{{"axis", params.get_int("axis")}, {"reverse", !params.get<bool>("reverse")}})};
+}
+
+// cumprod: the JVP of a log-depth (Hillis-Steele) associative scan, y <- y * shift(y, k) for
+// k = 1, 2, 4, ..., with shift filling the identity, carrying (y, t) by the product rule. Like
+// JAX's associative_scan formulation it only multiplies, so zeros in x are handled exactly
+// (O(n log n) work along the axis instead of JAX's O(n) odd/even scan).
+std::vector<Array> cumprod_jvp(std::span<const Array> primals, std::span<const Array> tangents,
+                               std::span<const Array>, const Params& params) {
+  const Array& x = primals[0];
+  const int64_t axis = params.get_int("axis");
+  const bool reverse = params.get<bool>("reverse");
+  const int64_t n = x.shape()[axis];
+  const int64_t rank = x.ndim();
+  Array y = x;
+  Array t = instantiate(tangents[0], x.aval());
+  // shift(v, k)[i] = v[i - k] (v[i + k] when reverse), `fill` where that is out of range.
+  auto shift = [&](const Array& v, int64_t k, double fill) {
+    std::vector<int64_t> start(rank, 0), limit(v.shape());
+    std::vector<std::array<int64_t, 3>> config(rank, std::array<int64_t, 3>{0, 0, 0});
+    if (reverse) {
+      start[axis] = k;
+      config[axis][1] = k;
+    } else {
+      limit[axis] = n - k;
+      config[axis][0] = k;
+    }
+    return lax::pad(lax::slice(v, start, limit), constant_like(fill, v), config);
+  };
+  for (int64_t k = 1; k < n; k *= 2) {
+    Array ys = shift(y, k, 1.0), ts = shift(t, k, 0.0);
+    t = add(multiply(t, ys), multiply(y, ts));  // d(y ys) = t ys + y ts
+    y = multiply(y, ys);
+  }
+  return {t};
+}
+
+}  // namespace
+
+const Primitive reduce_sum_p = monoid_reduce("reduce_sum", detail::numeric_dtype, "a numeric")
+                                   .jvp(reduce_sum_jvp)
+                                   .transpose(reduce_sum_transpose)
+                                   .build();
+const Primitive reduce_prod_p =
+    monoid_reduce("reduce_prod", detail::numeric_dtype, "a numeric").jvp(reduce_prod_jvp).build();
+const Primitive reduce_max_p = monoid_reduce("reduce_max", detail::any_dtype, "any").jvp(reduce_chooser_jvp).build();
+const Primitive reduce_min_p = monoid_reduce("reduce_min", detail::any_dtype, "any").jvp(reduce_chooser_jvp).build();
+const Primitive reduce_and_p =
+    monoid_reduce("reduce_and", and_or_dtype, "a bool or integer", DType::bool_).jvp(zero_jvp).build();
+const Primitive reduce_or_p =
+    monoid_reduce("reduce_or", and_or_dtype, "a bool or integer", DType::bool_).jvp(zero_jvp).build();
+const Primitive argmax_p = arg_reduce("argmax").jvp(zero_jvp).build();
+const Primitive argmin_p = arg_reduce("argmin").jvp(zero_jvp).build();
+const Primitive cumsum_p = cumulative("cumsum").jvp(cumsum_jvp).transpose(cumsum_transpose).build();
+const Primitive cumprod_p = cumulative("cumprod").jvp(cumprod_jvp).build();
 
 // ---- numpy-level reductions ------------------------------------------------------------------
 

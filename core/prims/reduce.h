@@ -11,6 +11,8 @@ namespace jx {
 /// monoid's identity (0, 1, -inf / lowest, +inf / highest, true, false).
 /// reduce_sum / reduce_prod: numeric dtypes; reduce_max / reduce_min: any dtype (NaN propagates);
 /// reduce_and / reduce_or: bool (logical) or integers (bitwise).
+/// Derivatives: reduce_sum linear; reduce_max/min pick the tangent at the extreme, ties averaged;
+/// reduce_prod exact at zeros; reduce_and/or zero tangents.
 extern const Primitive reduce_sum_p, reduce_prod_p, reduce_max_p, reduce_min_p, reduce_and_p, reduce_or_p;
 
 /// Index of the first maximum / minimum along one axis (params "axes" = (axis,), "index_dtype"
@@ -18,7 +20,8 @@ extern const Primitive reduce_sum_p, reduce_prod_p, reduce_max_p, reduce_min_p, 
 extern const Primitive argmax_p, argmin_p;
 
 /// Inclusive running sum / product along "axis" (from the end when "reverse"); numeric dtypes,
-/// output aval = input aval.
+/// output aval = input aval. cumsum is linear (transpose: cumsum in the other direction);
+/// cumprod's JVP is exact at zeros.
 extern const Primitive cumsum_p, cumprod_p;
 
 }  // namespace jx
