@@ -8,6 +8,7 @@
 #include "core/ops.h"
 #include "core/prims/elementwise.h"
 #include "core/trace.h"
+#include "transforms/ad.h"
 
 namespace jx {
 namespace detail {
@@ -81,6 +82,138 @@ namespace {
 
 std::string ints_str(const std::vector<int64_t>& v) { return shape_str(Shape(v.begin(), v.end())); }
 
+// ---- autodiff (as jax/_src/lax/convolution.py) -----------------------------------------------
+
+using Dims = std::vector<int64_t>;
+
+int64_t dilate_dim(int64_t d, int64_t dilation) { return d == 0 ? 0 : 1 + dilation * (d - 1); }
+
+// A spec string with letters renamed: every `from[i]` becomes `to[i]` (simultaneously).
+std::string rename_letters(std::string spec, const std::string& from, const std::string& to) {
+  for (auto& c : spec) {
+    auto k = from.find(c);
+    if (k != std::string::npos) c = to[k];
+  }
+  return spec;
+}
+
+Array bind_conv(const Array& lhs, const Array& rhs, Dims strides, IntPairs pads, Dims ld, Dims rd, std::string ls,
+                std::string rs, std::string os, int64_t groups) {
+  return bind1(conv_general_dilated_p, {lhs, rhs},
+               Params{{"window_strides", std::move(strides)},
+                      {"padding", std::move(pads)},
+                      {"lhs_dilation", std::move(ld)},
+                      {"rhs_dilation", std::move(rd)},
+                      {"lhs_spec", std::move(ls)},
+                      {"rhs_spec", std::move(rs)},
+                      {"out_spec", std::move(os)},
+                      {"feature_group_count", groups}});
+}
+
+// JAX's _reshape_axis_out_of: splits axis `src` into (size1, size / size1).
+Array reshape_axis_out_of(int64_t src, int64_t size1, const Array& x) {
+  Shape s = x.shape();
+  const int64_t size2 = s[src] / size1;
+  s[src] = size2;
+  s.insert(s.begin() + src, size1);
+  return reshape(x, s);
+}
+
+// JAX's _reshape_axis_into: merges axis `src` into axis `dst` (numbered after `src` is
+// removed) as its major part.
+Array reshape_axis_into(int64_t src, int64_t dst, const Array& x) {
+  std::vector<int> perm;
+  for (int64_t i = 0; i < x.ndim(); ++i)
+    if (i != src) perm.push_back(static_cast<int>(i));
+  perm.insert(perm.begin() + dst, static_cast<int>(src));
+  Shape s;
+  for (int64_t i = 0; i < x.ndim(); ++i)
+    if (i != src) s.push_back(x.shape()[i]);
+  s[dst] *= x.shape()[src];
+  return reshape(transpose(x, perm), s);
+}
+
+// Cotangent of the lhs (JAX's _conv_general_dilated_transpose_lhs): a convolution of the output
+// cotangent with the spatially reversed kernel, its O and I roles swapped, where the forward
+// strides become lhs dilation and the forward lhs dilation becomes the strides.
+Array conv_transpose_lhs(const Array& g, const Array& rhs, const AbstractValue& lhs_aval, const Params& p) {
+  const auto& ls = p.get<std::string>("lhs_spec");
+  const auto& rs = p.get<std::string>("rhs_spec");
+  const auto& os = p.get<std::string>("out_spec");
+  const auto& strides = p.get_ints("window_strides");
+  const auto& pads = p.get<IntPairs>("padding");
+  const auto& ld = p.get_ints("lhs_dilation");
+  const auto& rd = p.get_ints("rhs_dilation");
+  const int64_t G = p.get_int("feature_group_count");
+  if (g.size() == 0 || rhs.size() == 0 || lhs_aval.size() == 0) return zeros_for(lhs_aval);
+  auto l = detail::conv_layout(ls, rs, os, rhs.ndim());
+  Array w = rhs;
+  if (G > 1) {
+    // Move the feature-group axis out of O into I, so the transposed kernel's output features
+    // are the lhs features, group-major.
+    w = reshape_axis_out_of(l.rhs_o, G, w);
+    w = reshape_axis_into(l.rhs_o, l.rhs_i, w);
+  }
+  IntPairs t_pads;
+  Dims rev_dims;
+  for (size_t i = 0; i < l.lhs_spatial.size(); ++i) {
+    const int64_t lhs_d = dilate_dim(lhs_aval.shape[l.lhs_spatial[i]], ld[i]);
+    const int64_t rhs_d = dilate_dim(rhs.shape()[l.rhs_spatial[i]], rd[i]);
+    const int64_t out_d = dilate_dim(g.shape()[l.out_spatial[i]], strides[i]);
+    const int64_t before = rhs_d - pads[i].first - 1;
+    const int64_t after = lhs_d + rhs_d - 1 - out_d - before;
+    t_pads.emplace_back(before, after);
+    rev_dims.push_back(l.rhs_spatial[i]);
+  }
+  return bind_conv(g, lax::rev(w, rev_dims), ld, t_pads, strides, rd, os, rename_letters(rs, "OI", "IO"), ls, G);
+}
+
+// Cotangent of the rhs (JAX's _conv_general_dilated_transpose_rhs): a convolution of the lhs
+// (batch and feature roles swapped) with the output cotangent as the kernel, where the forward
+// rhs dilation becomes the strides and the forward strides the rhs dilation. JAX expresses
+// feature groups here with batch_group_count; jx folds the group axis of the lhs features into
+// its batch axis instead and uses feature_group_count, which computes the same thing.
+Array conv_transpose_rhs(const Array& g, const Array& lhs, const AbstractValue& rhs_aval, const Params& p) {
+  const auto& ls = p.get<std::string>("lhs_spec");
+  const auto& rs = p.get<std::string>("rhs_spec");
+  const auto& os = p.get<std::string>("out_spec");
+  const auto& strides = p.get_ints("window_strides");
+  const auto& pads = p.get<IntPairs>("padding");
+  const auto& ld = p.get_ints("lhs_dilation");
+  const auto& rd = p.get_ints("rhs_dilation");
+  const int64_t G = p.get_int("feature_group_count");
+  if (g.size() == 0 || lhs.size() == 0 || rhs_aval.size() == 0) return zeros_for(rhs_aval);
+  auto l = detail::conv_layout(ls, rs, os, lhs.ndim());
+  Array x = lhs;
+  if (G > 1) {
+    x = reshape_axis_out_of(l.lhs_c, G, x);
+    x = reshape_axis_into(l.lhs_c, l.lhs_n, x);
+  }
+  IntPairs t_pads;
+  for (size_t i = 0; i < l.lhs_spatial.size(); ++i) {
+    const int64_t lhs_d = dilate_dim(lhs.shape()[l.lhs_spatial[i]], ld[i]);
+    const int64_t rhs_d = dilate_dim(rhs_aval.shape[l.rhs_spatial[i]], rd[i]);
+    const int64_t out_d = dilate_dim(g.shape()[l.out_spatial[i]], strides[i]);
+    const int64_t lo = pads[i].first;
+    t_pads.emplace_back(lo, (out_d - lhs_d) + (rhs_d - lo - 1));
+  }
+  return bind_conv(x, g, rd, t_pads, ld, strides, rename_letters(ls, "NC", "CN"), rename_letters(os, "NC", "IO"),
+                   rename_letters(rs, "IO", "NC"), G);
+}
+
+std::vector<Array> conv_transpose(std::span<const Array> cts, std::span<const Array> args,
+                                  std::span<const bool> linear, const Params& p) {
+  if (linear[0] && linear[1]) {
+    throw_error<ValueError>("[conv_general_dilated] transpose: both operands are linear (the convolution of two "
+                            "linear values is not linear)");
+  }
+  std::vector<Array> out(2);
+  if (!cts[0].defined()) return out;
+  if (linear[0]) out[0] = conv_transpose_lhs(cts[0], args[1], transpose_input_aval(0), p);
+  if (linear[1]) out[1] = conv_transpose_rhs(cts[0], args[0], transpose_input_aval(1), p);
+  return out;
+}
+
 }  // namespace
 
 const Primitive conv_general_dilated_p =
@@ -153,6 +286,15 @@ const Primitive conv_general_dilated_p =
           }
           return std::vector<AbstractValue>{{x.dtype, out, x.weak_type && w.weak_type}};
         })
+        // Bilinear: d conv(x, w) = conv(dx, w) + conv(x, dw) (symbolic zeros skipped).
+        .jvp([](std::span<const Array> primals, std::span<const Array> tangents, std::span<const Array>,
+                const Params& p) {
+          Array t;
+          if (tangents[0].defined()) t = bind1(conv_general_dilated_p, {tangents[0], primals[1]}, p);
+          if (tangents[1].defined()) t = add_tangents(t, bind1(conv_general_dilated_p, {primals[0], tangents[1]}, p));
+          return std::vector<Array>{t};
+        })
+        .transpose(conv_transpose)
         .sample({AbstractValue{DType::float32, {1, 5, 5, 2}, false}, AbstractValue{DType::float32, {3, 3, 2, 3}, false}},
                 Params{{"window_strides", std::vector<int64_t>{1, 2}},
                        {"padding", IntPairs{{1, 1}, {0, 1}}},

@@ -3,6 +3,7 @@
 
 #include "core/prims/window.h"
 
+#include <array>
 #include <cmath>
 #include <limits>
 
@@ -10,6 +11,7 @@
 #include "core/prims/conv.h"
 #include "core/prims/elementwise.h"
 #include "core/trace.h"
+#include "transforms/ad.h"
 
 namespace jx {
 
@@ -143,11 +145,120 @@ Array pool(const char* op, const Primitive& prim, const Array& x, const std::vec
   return bind_window(prim, x, w, s, pads);
 }
 
+
+// ---- autodiff (as jax/_src/lax/windowed_reductions.py) ----------------------------------------
+
+using Dims = std::vector<int64_t>;
+
+int64_t dilate_dim(int64_t d, int64_t dilation) { return d == 0 ? 0 : 1 + dilation * (d - 1); }
+
+struct WindowParams {
+  const Dims& win;
+  const Dims& strides;
+  const IntPairs& pads;
+  const Dims& bd;
+  const Dims& wd;
+  explicit WindowParams(const Params& p)
+      : win(p.get_ints("window_dimensions")),
+        strides(p.get_ints("window_strides")),
+        pads(p.get<IntPairs>("padding")),
+        bd(p.get_ints("base_dilation")),
+        wd(p.get_ints("window_dilation")) {}
+};
+
+// reduce_window_sum is linear: its JVP is itself applied to the tangent.
+std::vector<Array> window_sum_jvp(std::span<const Array>, std::span<const Array> tangents, std::span<const Array>,
+                                  const Params& p) {
+  return {bind1(reduce_window_sum_p, {tangents[0]}, p)};
+}
+
+// JAX's _reduce_window_sum_transpose_rule: every operand element receives the sum of the output
+// cotangents of the windows that cover it. Pad the cotangent (interior stride - 1, edges from
+// conv's lhs-VJP padding), then sum windows of the same shape with strides = base dilation.
+std::vector<Array> window_sum_transpose(std::span<const Array> cts, std::span<const Array>,
+                                        std::span<const bool>, const Params& p) {
+  if (!cts[0].defined()) return {Array()};
+  const AbstractValue& in = transpose_input_aval(0);
+  const Array& ct = cts[0];
+  if (ct.size() == 0 || in.size() == 0) return {zeros_for(in)};
+  WindowParams w(p);
+  const size_t n = static_cast<size_t>(in.ndim());
+  std::vector<std::array<int64_t, 3>> config;
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t lhs_d = dilate_dim(in.shape[i], w.bd[i]);
+    const int64_t rhs_d = dilate_dim(w.win[i], w.wd[i]);
+    const int64_t out_d = dilate_dim(ct.shape()[i], w.strides[i]);
+    const int64_t before = rhs_d - w.pads[i].first - 1;
+    const int64_t after = lhs_d + rhs_d - 1 - out_d - before;
+    config.push_back({before, after, w.strides[i] - 1});
+  }
+  Array padded = lax::pad(ct, scalar(0.0, ct.dtype()), config);
+  Array r = bind1(reduce_window_sum_p, {padded},
+                  Params{{"window_dimensions", w.win},
+                         {"window_strides", w.bd},
+                         {"padding", IntPairs(n, {0, 0})},
+                         {"base_dilation", Dims(n, 1)},
+                         {"window_dilation", w.wd}});
+  return {r};
+}
+
+// JVP of reduce_window_max/min: each output takes the tangent at the position of its window's
+// chosen element. JAX gathers it with _select_and_gather_add; jx instead slices the padded
+// (and base-dilated) operand and tangent once per window offset (a strided slice gives that
+// offset's element for every window at once) and selects, per window, the tangent at the first
+// offset, in row-major window order, whose operand value equals the output. That is the first
+// maximum (minimum) of the window, as JAX picks. Cost: one slice/compare/select per window
+// element. A window whose maximum is NaN gets a zero tangent (no element compares equal).
+// Integer operands have zero tangents.
+std::vector<Array> window_chooser_jvp(bool is_max, std::span<const Array> primals, std::span<const Array> tangents,
+                                      std::span<const Array> outputs, const Params& p) {
+  const Array& x = primals[0];
+  const Array& y = outputs[0];
+  if (!is_floating(x.dtype())) return {Array()};
+  const Array t = instantiate(tangents[0], x.aval());
+  if (y.size() == 0) return {zeros(y.shape(), t.dtype())};
+  WindowParams w(p);
+  const size_t n = static_cast<size_t>(x.ndim());
+  std::vector<std::array<int64_t, 3>> config;
+  for (size_t i = 0; i < n; ++i) config.push_back({w.pads[i].first, w.pads[i].second, w.bd[i] - 1});
+  const double identity = monoid_identity(is_max ? lax::Monoid::max : lax::Monoid::min, x.dtype());
+  Array xp = lax::pad(x, scalar(identity, x.dtype()), config);
+  Array tp = lax::pad(t, scalar(0.0, t.dtype()), config);
+  // Window offsets in row-major order; walk them backwards so the first match is applied last.
+  int64_t count = 1;
+  for (auto d : w.win) count *= d;
+  Array result = zeros(y.shape(), t.dtype());
+  for (int64_t k = count; k-- > 0;) {
+    Dims start(n), limit(n);
+    int64_t rem = k;
+    for (size_t i = n; i-- > 0;) {
+      const int64_t off = rem % w.win[i];
+      rem /= w.win[i];
+      start[i] = off * w.wd[i];
+      limit[i] = start[i] + (y.shape()[i] - 1) * w.strides[i] + 1;
+    }
+    Array xk = lax::slice(xp, start, limit, w.strides);
+    Array tk = lax::slice(tp, start, limit, w.strides);
+    result = lax::select(equal(xk, y), tk, result);
+  }
+  return {result};
+}
 }  // namespace
 
-const Primitive reduce_window_sum_p = reduce_window_builder("reduce_window_sum", false).build();
-const Primitive reduce_window_max_p = reduce_window_builder("reduce_window_max", true).build();
-const Primitive reduce_window_min_p = reduce_window_builder("reduce_window_min", true).build();
+const Primitive reduce_window_sum_p = reduce_window_builder("reduce_window_sum", false)
+                                          .jvp(window_sum_jvp)
+                                          .transpose(window_sum_transpose)
+                                          .build();
+const Primitive reduce_window_max_p =
+    reduce_window_builder("reduce_window_max", true)
+        .jvp([](std::span<const Array> primals, std::span<const Array> tangents, std::span<const Array> outputs,
+                const Params& p) { return window_chooser_jvp(true, primals, tangents, outputs, p); })
+        .build();
+const Primitive reduce_window_min_p =
+    reduce_window_builder("reduce_window_min", true)
+        .jvp([](std::span<const Array> primals, std::span<const Array> tangents, std::span<const Array> outputs,
+                const Params& p) { return window_chooser_jvp(false, primals, tangents, outputs, p); })
+        .build();
 
 namespace lax {
 

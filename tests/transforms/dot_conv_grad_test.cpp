@@ -73,7 +73,8 @@ TEST_CASE("dot_general: derivatives with batch and contracting dims in several l
       {"full contraction to a scalar", {2, 3}, {3, 2}, {{{0, 1}, {1, 0}}, {}}},
   };
   for (const auto& c : cases) {
-    CAPTURE(c.name);
+    std::string name = c.name;
+    CAPTURE(name);
     auto d = c.d;
     Array a = rnd(c.a, 11), b = rnd(c.b, 12);
     check_both([d](const Args& x) { return sum(sin(dg(x[0], x[1], d))); }, {a, b});
@@ -134,4 +135,182 @@ TEST_CASE("matmul: derivatives of matmul, dot, outer, tensordot, einsum and trac
   SUBCASE("trace of a product") {
     check_both([](const Args& x) { return sin(trace(matmul(x[0], x[1]))); }, {rnd({3, 2}, 41), rnd({2, 3}, 42)});
   }
+}
+
+// ---- conv_general_dilated ---------------------------------------------------------------------
+
+namespace {
+
+struct ConvCase {
+  const char* name;
+  Shape x, w;
+  std::vector<int64_t> strides;
+  IntPairs pads;
+  std::vector<int64_t> lhs_dilation, rhs_dilation;
+  lax::ConvDimensionNumbers dn;
+  int64_t groups;
+};
+
+Array conv_of(const Array& x, const Array& w, const ConvCase& c) {
+  return lax::conv_general_dilated(x, w, c.strides, Padding(c.pads), c.lhs_dilation, c.rhs_dilation, c.dn, c.groups);
+}
+
+}  // namespace
+
+TEST_CASE("conv_general_dilated: derivatives with strides, padding, dilation, groups and layouts") {
+  std::vector<ConvCase> cases = {
+      {"1-d NWC/WIO", {1, 5, 2}, {3, 2, 2}, {1}, {{1, 1}}, {1}, {1}, {"NWC", "WIO", "NWC"}, 1},
+      {"2-d NHWC/HWIO, stride 2 with a leftover row", {1, 5, 4, 2}, {3, 2, 2, 2}, {2, 1}, {{1, 0}, {0, 1}},
+       {1, 1}, {1, 1}, {"NHWC", "HWIO", "NHWC"}, 1},
+      {"2-d NCHW/OIHW, rhs dilation", {2, 1, 5, 5}, {2, 1, 2, 2}, {1, 1}, {{0, 0}, {1, 1}}, {1, 1}, {2, 2},
+       {"NCHW", "OIHW", "NCHW"}, 1},
+      {"lhs dilation (transposed conv)", {1, 3, 3, 1}, {2, 2, 1, 2}, {1, 1}, {{1, 1}, {0, 0}}, {2, 2}, {1, 1},
+       {"NHWC", "HWIO", "NHWC"}, 1},
+      {"feature groups", {1, 4, 4, 4}, {2, 2, 2, 4}, {1, 1}, {{0, 0}, {0, 0}}, {1, 1}, {1, 1},
+       {"NHWC", "HWIO", "NHWC"}, 2},
+      {"depthwise (multiplier 2), mixed layouts, stride and dilation", {1, 3, 5, 4}, {6, 1, 2, 2}, {2, 1}, {{1, 1}, {2, 0}},
+       {1, 1}, {1, 2}, {"NCHW", "OIHW", "NHWC"}, 3},
+      {"negative padding", {1, 6, 1}, {2, 1, 1}, {1}, {{-1, -2}}, {1}, {1}, {"NWC", "WIO", "NWC"}, 1},
+      {"padding wider than the kernel", {1, 3, 1}, {2, 1, 1}, {2}, {{3, 2}}, {1}, {1}, {"NWC", "WIO", "NWC"}, 1},
+  };
+  for (const auto& c : cases) {
+    std::string name = c.name;
+    CAPTURE(name);
+    Array x = rnd(c.x, 51), w = rnd(c.w, 52);
+    REQUIRE_NOTHROW(conv_of(x, w, c));
+    check_both([c](const Args& a) { return sum(sin(conv_of(a[0], a[1], c))); }, {x, w});
+  }
+}
+
+TEST_CASE("conv: derivatives of jx::conv (NHWC, SAME and VALID)") {
+  Array x = rnd({2, 4, 4, 2}, 53), w = rnd({3, 3, 2, 2}, 54);
+  check_both([](const Args& a) { return sum(sin(conv(a[0], a[1], {1, 1}, "SAME"))); }, {x, w});
+  check_both([](const Args& a) { return sum(sin(conv(a[0], a[1], {2, 2}, "VALID"))); }, {x, w});
+  check_both([](const Args& a) { return sum(sin(conv(a[0], a[1], {2, 1}, "SAME", {1, 2}))); }, {x, w});
+}
+
+TEST_CASE("conv_general_dilated: grad of sum(conv) by hand") {
+  // 1-d, one channel, VALID: y[i] = sum_k x[i + k] w[k]. d sum(y) / dw[k] = sum_i x[i + k];
+  // d sum(y) / dx[j] = sum of the w[k] with 0 <= j - k < out.
+  Array x = array(std::vector<double>{1, 2, 3, 4}, Shape{1, 4, 1});
+  Array w = array(std::vector<double>{1, 10}, Shape{2, 1, 1});
+  auto f = [](const Array& a, const Array& b) {
+    return sum(lax::conv_general_dilated(a, b, {1}, "VALID", {}, {}, {"NWC", "WIO", "NWC"}));
+  };
+  auto [gx, gw] = grad<0, 1>(f)(x, w);
+  CHECK(gx.shape() == Shape{1, 4, 1});
+  CHECK(gw.shape() == Shape{2, 1, 1});
+  CHECK_ALLCLOSE(gx, std::vector<double>{1, 11, 11, 10});
+  CHECK_ALLCLOSE(gw, std::vector<double>{1 + 2 + 3, 2 + 3 + 4});
+  // With stride 2: windows at 0 and 2 only.
+  auto f2 = [](const Array& a, const Array& b) {
+    return sum(lax::conv_general_dilated(a, b, {2}, "VALID", {}, {}, {"NWC", "WIO", "NWC"}));
+  };
+  auto [hx, hw] = grad<0, 1>(f2)(x, w);
+  CHECK_ALLCLOSE(hx, std::vector<double>{1, 10, 1, 10});
+  CHECK_ALLCLOSE(hw, std::vector<double>{1 + 3, 2 + 4});
+}
+
+// ---- reduce_window ----------------------------------------------------------------------------
+
+TEST_CASE("reduce_window_sum: derivatives with strides, padding and dilations") {
+  Array x = rnd({3, 5}, 61);
+  auto rw = [](const Array& a, const Params& p) { return bind1(reduce_window_sum_p, {a}, p); };
+  std::vector<Params> ps = {
+      Params{{"window_dimensions", std::vector<int64_t>{2, 2}},
+             {"window_strides", std::vector<int64_t>{1, 2}},
+             {"padding", IntPairs{{0, 0}, {1, 0}}},
+             {"base_dilation", std::vector<int64_t>{1, 1}},
+             {"window_dilation", std::vector<int64_t>{1, 1}}},
+      Params{{"window_dimensions", std::vector<int64_t>{2, 3}},
+             {"window_strides", std::vector<int64_t>{1, 2}},
+             {"padding", IntPairs{{1, 0}, {0, 2}}},
+             {"base_dilation", std::vector<int64_t>{2, 1}},
+             {"window_dilation", std::vector<int64_t>{1, 2}}},
+      Params{{"window_dimensions", std::vector<int64_t>{1, 2}},
+             {"window_strides", std::vector<int64_t>{1, 3}},
+             {"padding", IntPairs{{0, 0}, {3, 3}}},
+             {"base_dilation", std::vector<int64_t>{1, 1}},
+             {"window_dilation", std::vector<int64_t>{1, 1}}},
+  };
+  for (size_t i = 0; i < ps.size(); ++i) {
+    CAPTURE(i);
+    Params p = ps[i];
+    check_both([rw, p](const Args& a) { return sum(sin(rw(a[0] * a[0], p))); }, {x});
+  }
+  check_both([](const Args& a) { return sum(sin(lax::reduce_window(a[0], 0.0, lax::Monoid::add, {2, 3}, {2, 1}, "SAME"))); },
+             {x});
+}
+
+TEST_CASE("reduce_window_sum: grad counts the windows covering each element") {
+  Array x = zeros({1, 4}, float64);
+  // windows of 2, stride 1: element j is in min(j + 1, 2, 4 - j) windows -> 1 2 2 1
+  auto g = grad([](const Array& a) { return sum(lax::reduce_window(a, 0.0, lax::Monoid::add, {1, 2}, {1, 1})); })(x);
+  CHECK_ALLCLOSE(g, std::vector<double>{1, 2, 2, 1});
+  // stride 2 on 5 elements: the last element is in no window
+  Array x5 = zeros({5}, float64);
+  auto g5 = grad([](const Array& a) { return sum(lax::reduce_window(a, 0.0, lax::Monoid::add, {2}, {2})); })(x5);
+  CHECK_ALLCLOSE(g5, std::vector<double>{1, 1, 1, 1, 0});
+}
+
+TEST_CASE("reduce_window_max: derivatives (max and min, padding, strides, dilation)") {
+  // Distinct values so no window has a tie (finite differences need a unique maximum).
+  std::vector<double> v;
+  for (int i = 0; i < 20; ++i) v.push_back(std::sin(1.7 * i + 0.3) * (1 + 0.05 * i));
+  Array x = array(v, Shape{4, 5});
+  for (auto op : {lax::Monoid::max, lax::Monoid::min}) {
+    CAPTURE(op == lax::Monoid::max);
+    check_both([op](const Args& a) { return sum(sin(lax::reduce_window(a[0] * a[0] * a[0], 0.0 * 0 + (op == lax::Monoid::max ? -INFINITY : INFINITY), op, {2, 2}, {1, 2}, "VALID"))); }, {x});
+    check_both([op](const Args& a) { return sum(sin(lax::reduce_window(a[0] * a[0] * a[0], (op == lax::Monoid::max ? -INFINITY : INFINITY), op, {3, 2}, {2, 1}, "SAME"))); }, {x});
+  }
+  const Primitive* prims[] = {&reduce_window_max_p, &reduce_window_min_p};
+  for (const Primitive* prim : prims) {
+    Params p{{"window_dimensions", std::vector<int64_t>{2, 2}},
+             {"window_strides", std::vector<int64_t>{1, 2}},
+             {"padding", IntPairs{{1, 0}, {0, 2}}},
+             {"base_dilation", std::vector<int64_t>{2, 1}},
+             {"window_dilation", std::vector<int64_t>{1, 2}}};
+    check_both([prim, p](const Args& a) { return sum(sin(bind1(*prim, {a[0] * a[0] * a[0]}, p))); }, {x});
+  }
+}
+
+TEST_CASE("reduce_window_max: the tangent of each window comes from its first maximum") {
+  // Windows of 2, stride 1 over [1, 3, 3, 2]: maxima 3 (at 1), 3 (tie: first = index 1), 3 (at 2).
+  Array x = array(std::vector<double>{1, 3, 3, 2});
+  auto f = [](const Array& a) { return lax::reduce_window(a, -INFINITY, lax::Monoid::max, {2}, {1}); };
+  auto [y, t] = jvp(f, std::tuple{x}, std::tuple{array(std::vector<double>{10, 20, 30, 40})});
+  CHECK_ALLCLOSE(y, std::vector<double>{3, 3, 3});
+  CHECK_ALLCLOSE(t, std::vector<double>{20, 20, 30});
+  auto g = grad([&](const Array& a) { return sum(f(a)); })(x);
+  CHECK_ALLCLOSE(g, std::vector<double>{0, 2, 1, 0});
+  // min: windows over [4, 1, 5, 1] -> minima at 1, 1, 3
+  auto fmin = [](const Array& a) { return lax::reduce_window(a, INFINITY, lax::Monoid::min, {2}, {1}); };
+  auto gm = grad([&](const Array& a) { return sum(fmin(a)); })(array(std::vector<double>{4, 1, 5, 1}));
+  CHECK_ALLCLOSE(gm, std::vector<double>{0, 2, 0, 1});
+}
+
+TEST_CASE("max_pool: derivatives and grad routes to the maximum") {
+  std::vector<double> v;
+  for (int i = 0; i < 32; ++i) v.push_back(std::cos(2.3 * i + 0.1) * (1 + 0.03 * i));
+  Array x = array(v, Shape{1, 4, 4, 2});
+  check_both([](const Args& a) { return sum(sin(max_pool(a[0], {2, 2}))); }, {x});
+  check_both([](const Args& a) { return sum(sin(max_pool(a[0], {3, 3}, {1, 1}, "SAME"))); }, {x});
+  // Non-overlapping 2x2 pools: the gradient of sum(max_pool) is 1 at each window's argmax.
+  Array x1 = array(std::vector<double>{1, 5, 2, 0, 3, 4, 8, 7, 6, 9, 1, 2, 0, 1, 3, 4}, Shape{1, 4, 4, 1});
+  auto g = grad([](const Array& a) { return sum(max_pool(a, {2, 2})); })(x1);
+  CHECK_ALLCLOSE(g, std::vector<double>{0, 1, 0, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1});
+}
+
+TEST_CASE("avg_pool: derivatives and grad spreads evenly") {
+  Array x = rnd({1, 4, 5, 2}, 71);
+  check_both([](const Args& a) { return sum(sin(avg_pool(a[0], {2, 2}))); }, {x});
+  check_both([](const Args& a) { return sum(sin(avg_pool(a[0], {3, 2}, {1, 2}, "SAME"))); }, {x});
+  auto g = grad([](const Array& a) { return sum(avg_pool(a, {2, 2})); })(zeros({1, 4, 4, 1}, float64));
+  CHECK_ALLCLOSE(g, std::vector<double>(16, 0.25));
+}
+
+TEST_CASE("conv_general_dilated: grad(grad) of a small conv net composes with pooling") {
+  Array x = rnd({1, 4, 4, 1}, 81), w = rnd({2, 2, 1, 2}, 82);
+  check_grads([](const Args& a) { return sum(tanh(avg_pool(max_pool(conv(a[0], a[1]), {2, 2}, {1, 1}), {2, 2}))); },
+              {x, w}, 2);
 }
