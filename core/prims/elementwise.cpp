@@ -5,6 +5,7 @@
 
 #include "core/ops.h"
 #include "core/trace.h"
+#include "transforms/ad.h"
 
 namespace jx {
 namespace detail {
@@ -118,58 +119,350 @@ PrimitiveBuilder numeric_unary(const std::string& name) { return elementwise_una
 PrimitiveBuilder comparison(const std::string& name) {
   return elementwise_binary(name, any_dtype, "any", DType::bool_);
 }
+
+// ---- helpers for the AD rules: lax-level binds on operands of one dtype (0-d operands
+// broadcast), so every rule is itself differentiable and traceable. An undefined Array is a
+// symbolic zero.
+
+// A 0-d constant with the dtype (and weakness) of `like`.
+Array cst(double v, const Array& like) { return scalar_array(v, like.dtype(), like.weak_type()); }
+Array ladd(const Array& a, const Array& b) { return bind1(add_p, {a, b}); }
+Array lsub(const Array& a, const Array& b) { return bind1(sub_p, {a, b}); }
+Array lmul(const Array& a, const Array& b) { return bind1(mul_p, {a, b}); }
+Array ldiv(const Array& a, const Array& b) { return bind1(div_p, {a, b}); }
+Array lneg(const Array& a) { return bind1(neg_p, {a}); }
+Array lsquare(const Array& a) { return bind1(square_p, {a}); }
+Array leq(const Array& a, const Array& b) { return bind1(eq_p, {a, b}); }
+Array lipow(const Array& a, int64_t y) { return bind1(integer_pow_p, {a}, Params{{"y", y}}); }
+// `t` broadcast to `shape` (a 0-d operand of a binary primitive meets a full-shape one).
+Array fit(const Array& t, const Shape& shape) {
+  if (!t.defined() || t.shape() == shape) return t;
+  return lax::broadcast_in_dim(t, shape, {});
+}
+// select_n(pred, on_false, on_true) with 0-d cases broadcast to the common shape.
+Array lselect(const Array& pred, const Array& on_false, const Array& on_true) {
+  Shape shape = pred.shape();
+  if (on_false.ndim() != 0) shape = on_false.shape();
+  if (on_true.ndim() != 0) shape = on_true.shape();
+  return bind1(select_n_p, {pred, fit(on_false, shape), fit(on_true, shape)});
+}
+// 1.0 where the bool `p` holds, else 0.0, in `like`'s dtype.
+Array indicator(const Array& p, const Array& like) { return convert(p, TypeInfo{like.dtype(), like.weak_type()}); }
+// x with zeros replaced by ones (JAX's _replace_zero: keeps the untaken branch of a select finite).
+Array replace_zero(const Array& x) { return lselect(leq(x, cst(0, x)), x, cst(1, x)); }
+
+std::vector<Array> zero_tangents(std::span<const Array> outputs) { return std::vector<Array>(outputs.size()); }
+// JVP of an integer-valued (or bool-valued) primitive: a zero tangent for every output.
+JvpRule zero_jvp() {
+  return [](std::span<const Array>, std::span<const Array>, std::span<const Array> outputs, const Params&) {
+    return zero_tangents(outputs);
+  };
+}
+// JVP of a unary primitive from (t, x, y = f(x)); integer outputs get a zero tangent.
+using UnaryJvp = std::function<Array(const Array& t, const Array& x, const Array& y)>;
+JvpRule unary_jvp(UnaryJvp rule) {
+  return [rule](std::span<const Array> primals, std::span<const Array> tangents, std::span<const Array> outputs,
+                const Params&) -> std::vector<Array> {
+    if (!is_floating(outputs[0].dtype()) || !tangents[0].defined()) return zero_tangents(outputs);
+    return {rule(tangents[0], primals[0], outputs[0])};
+  };
+}
+// JVP of a binary primitive: the sum of the contributions rule_x(tx, x, y, z) and
+// rule_y(ty, x, y, z) of the defined tangents, at the output's shape.
+using BinaryJvp = std::function<Array(const Array& t, const Array& x, const Array& y, const Array& z)>;
+JvpRule binary_jvp(BinaryJvp rule_x, BinaryJvp rule_y) {
+  return [rule_x, rule_y](std::span<const Array> primals, std::span<const Array> tangents,
+                          std::span<const Array> outputs, const Params&) -> std::vector<Array> {
+    const Array& z = outputs[0];
+    if (!is_floating(z.dtype())) return zero_tangents(outputs);
+    Array dx, dy;
+    if (tangents[0].defined()) dx = fit(rule_x(tangents[0], primals[0], primals[1], z), z.shape());
+    if (tangents[1].defined()) dy = fit(rule_y(tangents[1], primals[0], primals[1], z), z.shape());
+    return {add_tangents(dx, dy)};
+  };
+}
+// The cotangent of linear input i of a binary primitive, summed back to a 0-d operand's shape.
+Array ct_for_input(const Array& ct, size_t i) { return unbroadcast(ct, transpose_input_aval(i)); }
+
+// max/min: the gradient goes to the operand equal to the result, split evenly on ties (JAX's
+// _balanced_eq): [x == z] / (1 + [y == z]).
+Array balanced_eq(const Array& x, const Array& z, const Array& y) {
+  return ldiv(indicator(leq(x, z), z), ladd(cst(1, z), indicator(leq(y, z), z)));
+}
+
+// polygamma(1, x), from jx ops so that it is differentiable itself: for x >= 0.5, shift by 8
+// with psi1(x) = psi1(x + 1) + 1/x^2 and use the asymptotic series
+// psi1(w) ~ 1/w + 1/(2w^2) + sum_k B_2k / w^(2k+1) (relative error ~1e-12 for w >= 8.5);
+// for x < 0.5 the reflection psi1(x) = pi^2 / sin^2(pi x) - psi1(1 - x).
+Array trigamma(const Array& x) {
+  constexpr double pi = 3.14159265358979323846;
+  Array reflect = bind1(lt_p, {x, cst(0.5, x)});
+  Array z = lselect(reflect, x, lsub(cst(1, x), x));  // z >= 0.5
+  Array acc = lipow(z, -2);
+  for (int k = 1; k < 8; ++k) acc = ladd(acc, lipow(ladd(z, cst(k, x)), -2));
+  Array r = lipow(ladd(z, cst(8, x)), -1);
+  Array r2 = lsquare(r);
+  const double bernoulli[] = {1.0 / 6, -1.0 / 30, 1.0 / 42, -1.0 / 30, 5.0 / 66, -691.0 / 2730};
+  Array poly = cst(bernoulli[5], x);
+  for (int k = 4; k >= 0; --k) poly = ladd(cst(bernoulli[k], x), lmul(r2, poly));
+  Array series = ladd(ladd(r, lmul(cst(0.5, x), r2)), lmul(lmul(r, r2), poly));
+  Array psi1_z = ladd(acc, series);
+  // The reflected branch at a safe point where it is not taken (keeps its derivatives finite).
+  Array x_safe = lselect(reflect, cst(0.25, x), x);
+  Array s = bind1(sin_p, {lmul(cst(pi, x), x_safe)});
+  Array reflected = lsub(ldiv(cst(pi * pi, x), lsquare(s)), psi1_z);
+  return lselect(reflect, psi1_z, reflected);
+}
 }  // namespace
 
 // Binary arithmetic (lax.add, lax.sub, ...): numeric operands of one dtype.
-const Primitive add_p = elementwise_binary("add", numeric_dtype, "numeric").build();
-const Primitive sub_p = elementwise_binary("sub", numeric_dtype, "numeric").build();
-const Primitive mul_p = elementwise_binary("mul", numeric_dtype, "numeric").build();
+// add and sub are linear: d(x + y) = dx + dy; the transpose hands the cotangent to both.
+const Primitive add_p =
+    elementwise_binary("add", numeric_dtype, "numeric")
+        .jvp(binary_jvp([](const Array& t, const Array&, const Array&, const Array&) { return t; },
+                        [](const Array& t, const Array&, const Array&, const Array&) { return t; }))
+        .transpose([](std::span<const Array> cts, std::span<const Array>, std::span<const bool> linear,
+                      const Params&) {
+          std::vector<Array> out(2);
+          for (size_t i = 0; i < 2; ++i)
+            if (linear[i]) out[i] = ct_for_input(cts[0], i);
+          return out;
+        })
+        .build();
+const Primitive sub_p =
+    elementwise_binary("sub", numeric_dtype, "numeric")
+        .jvp(binary_jvp([](const Array& t, const Array&, const Array&, const Array&) { return t; },
+                        [](const Array& t, const Array&, const Array&, const Array&) { return lneg(t); }))
+        .transpose([](std::span<const Array> cts, std::span<const Array>, std::span<const bool> linear,
+                      const Params&) {
+          std::vector<Array> out(2);
+          if (!cts[0].defined()) return out;
+          if (linear[0]) out[0] = ct_for_input(cts[0], 0);
+          if (linear[1]) out[1] = ct_for_input(lneg(cts[0]), 1);
+          return out;
+        })
+        .build();
+// d(x y) = dx y + x dy; linear in either operand (never both, in a linear jaxpr).
+const Primitive mul_p =
+    elementwise_binary("mul", numeric_dtype, "numeric")
+        .jvp(binary_jvp([](const Array& t, const Array&, const Array& y, const Array&) { return lmul(t, y); },
+                        [](const Array& t, const Array& x, const Array&, const Array&) { return lmul(x, t); }))
+        .transpose([](std::span<const Array> cts, std::span<const Array> args, std::span<const bool> linear,
+                      const Params&) {
+          JX_CHECK(!(linear[0] && linear[1]), "mul transposed with both operands linear");
+          std::vector<Array> out(2);
+          if (!cts[0].defined()) return out;
+          if (linear[0]) out[0] = ct_for_input(lmul(cts[0], args[1]), 0);
+          if (linear[1]) out[1] = ct_for_input(lmul(args[0], cts[0]), 1);
+          return out;
+        })
+        .build();
 // Integer division truncates toward zero (C and XLA); x / 0 gives 0 instead of trapping.
-const Primitive div_p = elementwise_binary("div", numeric_dtype, "numeric").build();
+// d(x / y) = dx / y - dy x / y^2; linear in the numerator.
+const Primitive div_p =
+    elementwise_binary("div", numeric_dtype, "numeric")
+        .jvp(binary_jvp([](const Array& t, const Array&, const Array& y, const Array&) { return ldiv(t, y); },
+                        [](const Array& t, const Array& x, const Array& y, const Array&) {
+                          return lmul(lmul(lneg(t), x), lipow(y, -2));
+                        }))
+        .transpose([](std::span<const Array> cts, std::span<const Array> args, std::span<const bool> linear,
+                      const Params&) {
+          JX_CHECK(!linear[1], "div transposed with a linear denominator (div is not linear in it)");
+          std::vector<Array> out(2);
+          if (cts[0].defined() && linear[0]) out[0] = ct_for_input(ldiv(cts[0], args[1]), 0);
+          return out;
+        })
+        .build();
 // Remainder with the sign of the dividend (C fmod / XLA rem); integer x % 0 gives 0.
-const Primitive rem_p = elementwise_binary("rem", numeric_dtype, "numeric").build();
-// max/min propagate NaN, as XLA.
-const Primitive max_p = elementwise_binary("max", any_dtype, "any").build();
-const Primitive min_p = elementwise_binary("min", any_dtype, "any").build();
-const Primitive pow_p = elementwise_binary("pow", float_dtype, "floating-point").build();
-const Primitive atan2_p = elementwise_binary("atan2", float_dtype, "floating-point").build();
+// rem(x, y) = x - y trunc(x / y): d = dx - dy trunc(x / y), as JAX.
+const Primitive rem_p =
+    elementwise_binary("rem", numeric_dtype, "numeric")
+        .jvp(binary_jvp([](const Array& t, const Array&, const Array&, const Array&) { return t; },
+                        [](const Array& t, const Array& x, const Array& y, const Array&) {
+                          Array q = ldiv(x, y);
+                          Array trunc = lmul(bind1(sign_p, {q}), bind1(floor_p, {bind1(abs_p, {q})}));
+                          return lmul(lneg(t), trunc);
+                        }))
+        .build();
+// max/min propagate NaN, as XLA. The gradient is split evenly between equal operands (JAX).
+const Primitive max_p =
+    elementwise_binary("max", any_dtype, "any")
+        .jvp(binary_jvp(
+            [](const Array& t, const Array& x, const Array& y, const Array& z) { return lmul(t, balanced_eq(x, z, y)); },
+            [](const Array& t, const Array& x, const Array& y, const Array& z) { return lmul(t, balanced_eq(y, z, x)); }))
+        .build();
+const Primitive min_p =
+    elementwise_binary("min", any_dtype, "any")
+        .jvp(binary_jvp(
+            [](const Array& t, const Array& x, const Array& y, const Array& z) { return lmul(t, balanced_eq(x, z, y)); },
+            [](const Array& t, const Array& x, const Array& y, const Array& z) { return lmul(t, balanced_eq(y, z, x)); }))
+        .build();
+// d x^y = dx (y == 0 ? 0 : y x^(y-1)) + dy log(x) x^y, with log(0) read as log(1) (JAX).
+const Primitive pow_p =
+    elementwise_binary("pow", float_dtype, "floating-point")
+        .jvp(binary_jvp(
+            [](const Array& t, const Array& x, const Array& y, const Array&) {
+              Array jac = lmul(replace_zero(y), bind1(pow_p, {x, lsub(y, cst(1, y))}));
+              return lmul(t, lselect(leq(y, cst(0, y)), jac, cst(0, y)));
+            },
+            [](const Array& t, const Array& x, const Array&, const Array& z) {
+              return lmul(t, lmul(bind1(log_p, {replace_zero(x)}), z));
+            }))
+        .build();
+// d atan2(x, y) = (y dx - x dy) / (x^2 + y^2).
+const Primitive atan2_p =
+    elementwise_binary("atan2", float_dtype, "floating-point")
+        .jvp(binary_jvp(
+            [](const Array& t, const Array& x, const Array& y, const Array&) {
+              return lmul(t, ldiv(y, ladd(lsquare(x), lsquare(y))));
+            },
+            [](const Array& t, const Array& x, const Array& y, const Array&) {
+              return lmul(t, ldiv(lneg(x), ladd(lsquare(x), lsquare(y))));
+            }))
+        .build();
 
-const Primitive eq_p = comparison("eq").build();
-const Primitive ne_p = comparison("ne").build();
-const Primitive lt_p = comparison("lt").build();
-const Primitive le_p = comparison("le").build();
-const Primitive gt_p = comparison("gt").build();
-const Primitive ge_p = comparison("ge").build();
-const Primitive and_p = elementwise_binary("and", int_or_bool_dtype, "bool or integer").build();
-const Primitive or_p = elementwise_binary("or", int_or_bool_dtype, "bool or integer").build();
-const Primitive not_p = elementwise_unary("not", int_or_bool_dtype, "a bool or integer").build();
+// Comparisons and logical ops have bool (or integer) outputs: zero tangents.
+const Primitive eq_p = comparison("eq").jvp(zero_jvp()).build();
+const Primitive ne_p = comparison("ne").jvp(zero_jvp()).build();
+const Primitive lt_p = comparison("lt").jvp(zero_jvp()).build();
+const Primitive le_p = comparison("le").jvp(zero_jvp()).build();
+const Primitive gt_p = comparison("gt").jvp(zero_jvp()).build();
+const Primitive ge_p = comparison("ge").jvp(zero_jvp()).build();
+const Primitive and_p = elementwise_binary("and", int_or_bool_dtype, "bool or integer").jvp(zero_jvp()).build();
+const Primitive or_p = elementwise_binary("or", int_or_bool_dtype, "bool or integer").jvp(zero_jvp()).build();
+const Primitive not_p = elementwise_unary("not", int_or_bool_dtype, "a bool or integer").jvp(zero_jvp()).build();
 
-const Primitive neg_p = numeric_unary("neg").build();
-const Primitive sign_p = numeric_unary("sign").build();
-const Primitive square_p = numeric_unary("square").build();
-const Primitive abs_p = elementwise_unary("abs", signed_or_float_dtype, "a signed integer or floating-point").build();
+// neg is linear: d(-x) = -dx, and its transpose is itself.
+const Primitive neg_p = numeric_unary("neg")
+                            .jvp(unary_jvp([](const Array& t, const Array&, const Array&) { return lneg(t); }))
+                            .transpose([](std::span<const Array> cts, std::span<const Array>,
+                                          std::span<const bool>, const Params&) {
+                              return std::vector<Array>{cts[0].defined() ? lneg(cts[0]) : Array()};
+                            })
+                            .build();
+// sign is piecewise constant: zero tangent (as JAX).
+const Primitive sign_p = numeric_unary("sign").jvp(zero_jvp()).build();
+// d x^2 = 2 x dx.
+const Primitive square_p =
+    numeric_unary("square")
+        .jvp(unary_jvp([](const Array& t, const Array& x, const Array&) { return lmul(t, lmul(cst(2, x), x)); }))
+        .build();
+// d |x| = (x >= 0 ? dx : -dx), so the derivative at 0 is 1 (as JAX).
+const Primitive abs_p =
+    elementwise_unary("abs", signed_or_float_dtype, "a signed integer or floating-point")
+        .jvp(unary_jvp([](const Array& t, const Array& x, const Array&) {
+          return lselect(bind1(ge_p, {x, cst(0, x)}), lneg(t), t);
+        }))
+        .build();
 
-const Primitive exp_p = float_unary("exp").build();
-const Primitive log_p = float_unary("log").build();
-const Primitive log1p_p = float_unary("log1p").build();
-const Primitive expm1_p = float_unary("expm1").build();
-const Primitive sin_p = float_unary("sin").build();
-const Primitive cos_p = float_unary("cos").build();
-const Primitive tan_p = float_unary("tan").build();
-const Primitive tanh_p = float_unary("tanh").build();
-const Primitive sinh_p = float_unary("sinh").build();
-const Primitive cosh_p = float_unary("cosh").build();
-const Primitive asin_p = float_unary("asin").build();
-const Primitive acos_p = float_unary("acos").build();
-const Primitive atan_p = float_unary("atan").build();
-const Primitive sqrt_p = float_unary("sqrt").build();
-const Primitive rsqrt_p = float_unary("rsqrt").build();
-const Primitive floor_p = float_unary("floor").build();
-const Primitive ceil_p = float_unary("ceil").build();
-const Primitive erf_p = float_unary("erf").build();
-const Primitive lgamma_p = float_unary("lgamma").build();
-const Primitive digamma_p = float_unary("digamma").build();
-const Primitive logistic_p = float_unary("logistic").build();
+// d exp x = exp(x) dx.
+const Primitive exp_p =
+    float_unary("exp").jvp(unary_jvp([](const Array& t, const Array&, const Array& y) { return lmul(t, y); })).build();
+// d log x = dx / x (inf at 0, as JAX).
+const Primitive log_p =
+    float_unary("log").jvp(unary_jvp([](const Array& t, const Array& x, const Array&) { return ldiv(t, x); })).build();
+// d log1p x = dx / (1 + x).
+const Primitive log1p_p = float_unary("log1p")
+                              .jvp(unary_jvp([](const Array& t, const Array& x, const Array&) {
+                                return ldiv(t, ladd(x, cst(1, x)));
+                              }))
+                              .build();
+// d expm1 x = (expm1(x) + 1) dx.
+const Primitive expm1_p = float_unary("expm1")
+                              .jvp(unary_jvp([](const Array& t, const Array& x, const Array& y) {
+                                return lmul(t, ladd(y, cst(1, x)));
+                              }))
+                              .build();
+// d sin x = cos x dx.
+const Primitive sin_p = float_unary("sin")
+                            .jvp(unary_jvp([](const Array& t, const Array& x, const Array&) {
+                              return lmul(t, bind1(cos_p, {x}));
+                            }))
+                            .build();
+// d cos x = -sin x dx.
+const Primitive cos_p = float_unary("cos")
+                            .jvp(unary_jvp([](const Array& t, const Array& x, const Array&) {
+                              return lneg(lmul(t, bind1(sin_p, {x})));
+                            }))
+                            .build();
+// d tan x = (1 + tan^2 x) dx.
+const Primitive tan_p = float_unary("tan")
+                            .jvp(unary_jvp([](const Array& t, const Array& x, const Array& y) {
+                              return lmul(t, ladd(cst(1, x), lsquare(y)));
+                            }))
+                            .build();
+// d tanh x = (1 + tanh x)(1 - tanh x) dx.
+const Primitive tanh_p = float_unary("tanh")
+                             .jvp(unary_jvp([](const Array& t, const Array& x, const Array& y) {
+                               return lmul(t, lmul(ladd(cst(1, x), y), lsub(cst(1, x), y)));
+                             }))
+                             .build();
+// d sinh x = cosh x dx; d cosh x = sinh x dx.
+const Primitive sinh_p = float_unary("sinh")
+                             .jvp(unary_jvp([](const Array& t, const Array& x, const Array&) {
+                               return lmul(t, bind1(cosh_p, {x}));
+                             }))
+                             .build();
+const Primitive cosh_p = float_unary("cosh")
+                             .jvp(unary_jvp([](const Array& t, const Array& x, const Array&) {
+                               return lmul(t, bind1(sinh_p, {x}));
+                             }))
+                             .build();
+// d asin x = dx / sqrt(1 - x^2); d acos x = -dx / sqrt(1 - x^2); d atan x = dx / (1 + x^2).
+const Primitive asin_p = float_unary("asin")
+                             .jvp(unary_jvp([](const Array& t, const Array& x, const Array&) {
+                               return lmul(t, bind1(rsqrt_p, {lsub(cst(1, x), lsquare(x))}));
+                             }))
+                             .build();
+const Primitive acos_p = float_unary("acos")
+                             .jvp(unary_jvp([](const Array& t, const Array& x, const Array&) {
+                               return lmul(t, lneg(bind1(rsqrt_p, {lsub(cst(1, x), lsquare(x))})));
+                             }))
+                             .build();
+const Primitive atan_p = float_unary("atan")
+                             .jvp(unary_jvp([](const Array& t, const Array& x, const Array&) {
+                               return ldiv(t, ladd(cst(1, x), lsquare(x)));
+                             }))
+                             .build();
+// d sqrt x = dx / (2 sqrt x) (inf at 0, as JAX).
+const Primitive sqrt_p = float_unary("sqrt")
+                             .jvp(unary_jvp([](const Array& t, const Array& x, const Array& y) {
+                               return lmul(t, ldiv(cst(0.5, x), y));
+                             }))
+                             .build();
+// d x^(-1/2) = -x^(-1/2) / (2 x) dx.
+const Primitive rsqrt_p = float_unary("rsqrt")
+                              .jvp(unary_jvp([](const Array& t, const Array& x, const Array& y) {
+                                return lmul(t, lmul(cst(-0.5, x), ldiv(y, x)));
+                              }))
+                              .build();
+// floor, ceil and round are piecewise constant: zero tangents.
+const Primitive floor_p = float_unary("floor").jvp(zero_jvp()).build();
+const Primitive ceil_p = float_unary("ceil").jvp(zero_jvp()).build();
+// d erf x = 2 / sqrt(pi) exp(-x^2) dx.
+const Primitive erf_p = float_unary("erf")
+                            .jvp(unary_jvp([](const Array& t, const Array& x, const Array&) {
+                              constexpr double two_over_sqrt_pi = 1.12837916709551257390;
+                              return lmul(t, lmul(cst(two_over_sqrt_pi, x), bind1(exp_p, {lneg(lsquare(x))})));
+                            }))
+                            .build();
+// d lgamma x = digamma(x) dx.
+const Primitive lgamma_p = float_unary("lgamma")
+                               .jvp(unary_jvp([](const Array& t, const Array& x, const Array&) {
+                                 return lmul(t, bind1(digamma_p, {x}));
+                               }))
+                               .build();
+// d digamma x = polygamma(1, x) dx (trigamma above, built from jx ops).
+const Primitive digamma_p =
+    float_unary("digamma")
+        .jvp(unary_jvp([](const Array& t, const Array& x, const Array&) { return lmul(t, trigamma(x)); }))
+        .build();
+// d logistic x = y (1 - y) dx.
+const Primitive logistic_p = float_unary("logistic")
+                                 .jvp(unary_jvp([](const Array& t, const Array& x, const Array& y) {
+                                   return lmul(t, lmul(y, lsub(cst(1, x), y)));
+                                 }))
+                                 .build();
 
 const Primitive round_p =
     PrimitiveBuilder("round")
@@ -184,6 +477,7 @@ const Primitive round_p =
           }
           return std::vector<AbstractValue>{in[0]};
         })
+        .jvp(zero_jvp())
         .build();
 
 const Primitive is_finite_p =
@@ -194,8 +488,10 @@ const Primitive is_finite_p =
           }
           return std::vector<AbstractValue>{{DType::bool_, in[0].shape, false}};
         })
+        .jvp(zero_jvp())
         .build();
 
+// d x^n = n x^(n-1) dx (zero for n = 0).
 const Primitive integer_pow_p =
     PrimitiveBuilder("integer_pow")
         .shape_rule([](std::span<const AbstractValue> in, const Params& p) {
@@ -209,6 +505,13 @@ const Primitive integer_pow_p =
                                     " and y=", y);
           }
           return std::vector<AbstractValue>{x};
+        })
+        .jvp([](std::span<const Array> primals, std::span<const Array> tangents, std::span<const Array> outputs,
+                const Params& p) -> std::vector<Array> {
+          int64_t y = p.get_int("y");
+          if (y == 0 || !is_floating(outputs[0].dtype())) return zero_tangents(outputs);
+          const Array& x = primals[0];
+          return {lmul(tangents[0], lmul(cst(static_cast<double>(y), x), lipow(x, y - 1)))};
         })
         .build();
 
@@ -246,9 +549,35 @@ const Primitive select_n_p =
           }
           return std::vector<AbstractValue>{{c0.dtype, c0.shape, weak}};
         })
+        // d select_n(p, x0, x1, ...) = select_n(p, dx0, dx1, ...); linear in the cases.
+        .jvp([](std::span<const Array> primals, std::span<const Array> tangents, std::span<const Array> outputs,
+                const Params&) -> std::vector<Array> {
+          bool any = false;
+          for (size_t i = 1; i < tangents.size(); ++i) any |= tangents[i].defined();
+          if (!any || !is_floating(outputs[0].dtype())) return zero_tangents(outputs);
+          std::vector<Array> args{primals[0]};
+          for (size_t i = 1; i < tangents.size(); ++i) args.push_back(instantiate(tangents[i], primals[i].aval()));
+          return {bind1(select_n_p, args)};
+        })
+        // Case i receives the cotangent where it was selected, zeros elsewhere.
+        .transpose([](std::span<const Array> cts, std::span<const Array> args, std::span<const bool> linear,
+                      const Params&) {
+          JX_CHECK(!linear[0], "select_n transposed with a linear predicate");
+          std::vector<Array> out(args.size());
+          if (!cts[0].defined()) return out;
+          Array zeros = zeros_for(cts[0].aval());
+          for (size_t i = 1; i < args.size(); ++i) {
+            if (!linear[i]) continue;
+            std::vector<Array> sel{args[0]};
+            for (size_t j = 1; j < args.size(); ++j) sel.push_back(j == i ? cts[0] : zeros);
+            out[i] = bind1(select_n_p, sel);
+          }
+          return out;
+        })
         .build();
 
-const Primitive stop_gradient_p = elementwise_unary("stop_gradient", any_dtype, "any").build();
+// stop_gradient: the identity with a zero tangent.
+const Primitive stop_gradient_p = elementwise_unary("stop_gradient", any_dtype, "any").jvp(zero_jvp()).build();
 
 const Primitive convert_element_type_p =
     PrimitiveBuilder("convert_element_type")
@@ -257,6 +586,23 @@ const Primitive convert_element_type_p =
           out.dtype = p.get<DType>("new_dtype");
           out.weak_type = p.get<bool>("weak_type");
           return std::vector<AbstractValue>{out};
+        })
+        // Between floating types the tangent is converted too (linear); to or from an integer or
+        // bool type the tangent is zero.
+        .jvp([](std::span<const Array> primals, std::span<const Array> tangents, std::span<const Array> outputs,
+                const Params& p) -> std::vector<Array> {
+          if (!tangents[0].defined() || !is_floating(primals[0].dtype()) || !is_floating(outputs[0].dtype())) {
+            return zero_tangents(outputs);
+          }
+          return {bind1(convert_element_type_p, {tangents[0]}, p)};
+        })
+        // The cotangent is converted back to the input's type.
+        .transpose([](std::span<const Array> cts, std::span<const Array>, std::span<const bool>, const Params&) {
+          const AbstractValue& in = transpose_input_aval(0);
+          if (!cts[0].defined() || !is_floating(in.dtype)) return std::vector<Array>(1);
+          if (cts[0].dtype() == in.dtype && cts[0].weak_type() == in.weak_type) return std::vector<Array>{cts[0]};
+          return std::vector<Array>{
+              bind1(convert_element_type_p, {cts[0]}, Params{{"new_dtype", in.dtype}, {"weak_type", in.weak_type}})};
         })
         .build();
 
