@@ -7,7 +7,9 @@
 
 #include "core/ops.h"
 #include "core/prims/elementwise.h"
+#include "core/prims/reduce.h"
 #include "core/trace.h"
+#include "transforms/ad.h"
 
 namespace jx {
 
@@ -16,6 +18,73 @@ namespace {
 std::string ints_str(const std::vector<int64_t>& v) { return shape_str(v); }
 
 std::vector<int64_t> to_ints(const std::vector<int>& v) { return std::vector<int64_t>(v.begin(), v.end()); }
+
+// ---- binding helpers -------------------------------------------------------------------------
+// Transpose rules get no aval for a linear input, so the primitives whose operand shape is not
+// recoverable from their params and the output record it: reshape and slice `operand_shape`,
+// concatenate `sizes` (each operand's extent along the dimension), broadcast_in_dim
+// `operand_shape` when a size-1 operand dim is expanded (otherwise it follows from the output).
+// Every bind in this file (public ops and rules) goes through these helpers.
+
+void check_operand_shape(const char* name, const AbstractValue& x, const Params& p) {
+  if (p.has("operand_shape") && p.get_ints("operand_shape") != x.shape) {
+    throw_error<ShapeError>("[", name, "] operand ", x.str(), " does not match the recorded operand_shape ",
+                            shape_str(p.get_ints("operand_shape")));
+  }
+}
+
+Array bind_reshape(const Array& x, const Shape& shape) {
+  if (x.shape() == shape) return x;
+  return bind1(reshape_p, {x}, Params{{"new_sizes", shape}, {"operand_shape", x.shape()}});
+}
+
+Array bind_broadcast(const Array& x, const Shape& shape, const std::vector<int64_t>& dims) {
+  Params p{{"shape", shape}, {"broadcast_dimensions", dims}};
+  for (size_t i = 0; i < dims.size() && i < x.shape().size(); ++i) {
+    if (dims[i] >= 0 && dims[i] < static_cast<int64_t>(shape.size()) && x.shape()[i] == 1 && shape[dims[i]] != 1) {
+      p.set("operand_shape", x.shape());
+      break;
+    }
+  }
+  return bind1(broadcast_in_dim_p, {x}, p);
+}
+
+Array bind_slice(const Array& x, const std::vector<int64_t>& start, const std::vector<int64_t>& limit,
+                 const std::vector<int64_t>& strides) {
+  return bind1(slice_p, {x},
+               Params{{"start_indices", start}, {"limit_indices", limit}, {"strides", strides},
+                      {"operand_shape", x.shape()}});
+}
+
+Array bind_pad(const Array& x, const Array& v, const std::vector<int64_t>& cfg) {
+  return bind1(pad_p, {x, v}, Params{{"padding_config", cfg}});
+}
+
+Array bind_concat(std::span<const Array> xs, int64_t dim) {
+  std::vector<int64_t> sizes;
+  for (const auto& x : xs) sizes.push_back(x.ndim() > dim ? x.shape()[dim] : 0);
+  return bind1(concatenate_p, xs, Params{{"dimension", dim}, {"sizes", sizes}});
+}
+
+Array bind_transpose(const Array& x, const std::vector<int64_t>& perm) {
+  return bind1(transpose_p, {x}, Params{{"permutation", perm}});
+}
+
+// The JVP of a primitive linear in all its inputs. Takes the primitive's address: the rule is
+// built while the primitive itself is being initialized.
+JvpRule linear_self_jvp(const Primitive* prim) {
+  return [prim](std::span<const Array> primals, std::span<const Array> tangents, std::span<const Array> outs,
+                const Params& params) { return linear_jvp(*prim)(primals, tangents, outs, params); };
+}
+
+// The one recorded shape a transpose rule cannot do without.
+const std::vector<int64_t>& recorded(const char* name, const Params& p, const char* param) {
+  if (!p.has(param)) {
+    throw_error<ValueError>("[", name, "] cannot transpose: the equation does not record '", param,
+                            "' (bind it through the ops in core/prims/shape.cpp)");
+  }
+  return p.get_ints(param);
+}
 
 }  // namespace
 
@@ -45,7 +114,27 @@ const Primitive broadcast_in_dim_p =
           }
           for (auto d : shape)
             if (d < 0) throw_error<ShapeError>("[broadcast_in_dim] negative dimension in ", shape_str(shape));
+          check_operand_shape("broadcast_in_dim", x, p);
           return std::vector<AbstractValue>{{x.dtype, shape, x.weak_type}};
+        })
+        .jvp(linear_self_jvp(&broadcast_in_dim_p))
+        // Sum over the broadcast dims; operand dims of extent 1 are summed too, then put back.
+        .transpose([](std::span<const Array> cts, std::span<const Array>, std::span<const bool>, const Params& p) {
+          const Array& ct = cts[0];
+          if (!ct.defined()) return std::vector<Array>{Array()};
+          const auto& shape = p.get_ints("shape");
+          const auto& dims = p.get_ints("broadcast_dimensions");
+          Shape operand;
+          if (p.has("operand_shape")) operand = p.get_ints("operand_shape");
+          else for (auto d : dims) operand.push_back(shape[d]);
+          std::vector<bool> kept(shape.size(), false);
+          for (size_t i = 0; i < dims.size(); ++i)
+            if (operand[i] != 1) kept[dims[i]] = true;
+          std::vector<int64_t> axes;
+          for (size_t d = 0; d < shape.size(); ++d)
+            if (!kept[d]) axes.push_back(static_cast<int64_t>(d));
+          Array summed = axes.empty() ? ct : lax::reduce_sum(ct, axes);
+          return std::vector<Array>{bind_reshape(summed, operand)};
         })
         .sample({AbstractValue{DType::float32, {3}}}, Params{{"shape", Shape{2, 3}}, {"broadcast_dimensions", std::vector<int64_t>{1}}})
         .build();
@@ -62,9 +151,15 @@ const Primitive reshape_p =
             throw_error<ShapeError>("[reshape] cannot reshape ", x.str(), " to ", shape_str(sizes), " (", x.size(),
                                     " vs ", shape_size(sizes), " elements)");
           }
+          check_operand_shape("reshape", x, p);
           return std::vector<AbstractValue>{{x.dtype, sizes, x.weak_type}};
         })
-        .sample({AbstractValue{DType::float32, {2, 3}}}, Params{{"new_sizes", Shape{3, 2}}})
+        .jvp(linear_self_jvp(&reshape_p))
+        .transpose([](std::span<const Array> cts, std::span<const Array>, std::span<const bool>, const Params& p) {
+          if (!cts[0].defined()) return std::vector<Array>{Array()};
+          return std::vector<Array>{bind_reshape(cts[0], recorded("reshape", p, "operand_shape"))};
+        })
+        .sample({AbstractValue{DType::float32, {2, 3}}}, Params{{"new_sizes", Shape{3, 2}}, {"operand_shape", Shape{2, 3}}})
         .build();
 
 const Primitive transpose_p =
@@ -85,6 +180,15 @@ const Primitive transpose_p =
           Shape out(perm.size());
           for (size_t i = 0; i < perm.size(); ++i) out[i] = x.shape[perm[i]];
           return std::vector<AbstractValue>{{x.dtype, out, x.weak_type}};
+        })
+        .jvp(linear_self_jvp(&transpose_p))
+        // The inverse permutation.
+        .transpose([](std::span<const Array> cts, std::span<const Array>, std::span<const bool>, const Params& p) {
+          if (!cts[0].defined()) return std::vector<Array>{Array()};
+          const auto& perm = p.get_ints("permutation");
+          std::vector<int64_t> inv(perm.size());
+          for (size_t i = 0; i < perm.size(); ++i) inv[perm[i]] = static_cast<int64_t>(i);
+          return std::vector<Array>{bind_transpose(cts[0], inv)};
         })
         .sample({AbstractValue{DType::float32, {2, 3, 4}}}, Params{{"permutation", std::vector<int64_t>{2, 0, 1}}})
         .build();
@@ -108,6 +212,19 @@ const Primitive squeeze_p =
           for (int64_t d = 0; d < x.ndim(); ++d)
             if (!std::binary_search(dims.begin(), dims.end(), d)) out.push_back(x.shape[d]);
           return std::vector<AbstractValue>{{x.dtype, out, x.weak_type}};
+        })
+        .jvp(linear_self_jvp(&squeeze_p))
+        // Reshape back, the squeezed dims as 1s.
+        .transpose([](std::span<const Array> cts, std::span<const Array>, std::span<const bool>, const Params& p) {
+          const Array& ct = cts[0];
+          if (!ct.defined()) return std::vector<Array>{Array()};
+          const auto& dims = p.get_ints("dimensions");
+          Shape operand;
+          size_t k = 0;
+          const int64_t n = ct.ndim() + static_cast<int64_t>(dims.size());
+          for (int64_t d = 0; d < n; ++d)
+            operand.push_back(std::binary_search(dims.begin(), dims.end(), d) ? 1 : ct.shape()[k++]);
+          return std::vector<Array>{bind_reshape(ct, operand)};
         })
         .sample({AbstractValue{DType::float32, {2, 1, 3}}}, Params{{"dimensions", std::vector<int64_t>{1}}})
         .build();
@@ -136,9 +253,27 @@ const Primitive slice_p =
             }
             out[d] = (limit[d] - start[d] + strides[d] - 1) / strides[d];
           }
+          check_operand_shape("slice", x, p);
           return std::vector<AbstractValue>{{x.dtype, out, x.weak_type}};
         })
-        .sample({AbstractValue{DType::float32, {5, 4}}}, Params{{"start_indices", std::vector<int64_t>{1, 0}}, {"limit_indices", std::vector<int64_t>{5, 3}}, {"strides", std::vector<int64_t>{2, 1}}})
+        .jvp(linear_self_jvp(&slice_p))
+        // Pad the cotangent with zeros back to the operand's shape; a stride s leaves s - 1 zeros
+        // between the taken elements.
+        .transpose([](std::span<const Array> cts, std::span<const Array>, std::span<const bool>, const Params& p) {
+          const Array& ct = cts[0];
+          if (!ct.defined()) return std::vector<Array>{Array()};
+          const auto& operand = recorded("slice", p, "operand_shape");
+          const auto& start = p.get_ints("start_indices");
+          const auto& strides = p.get_ints("strides");
+          std::vector<int64_t> cfg;
+          for (size_t d = 0; d < operand.size(); ++d) {
+            const int64_t n = ct.shape()[d];
+            const int64_t real_limit = start[d] + (n == 0 ? 0 : 1 + (n - 1) * strides[d]);
+            cfg.insert(cfg.end(), {start[d], operand[d] - real_limit, strides[d] - 1});
+          }
+          return std::vector<Array>{bind_pad(ct, zeros({}, ct.dtype()), cfg)};
+        })
+        .sample({AbstractValue{DType::float32, {5, 4}}}, Params{{"start_indices", std::vector<int64_t>{1, 0}}, {"limit_indices", std::vector<int64_t>{5, 3}}, {"strides", std::vector<int64_t>{2, 1}}, {"operand_shape", Shape{5, 4}}})
         .build();
 
 const Primitive pad_p =
@@ -175,6 +310,35 @@ const Primitive pad_p =
           }
           return std::vector<AbstractValue>{{x.dtype, out, x.weak_type && v.weak_type}};
         })
+        .jvp(linear_self_jvp(&pad_p))
+        // Operand: undo the low/high padding (negative padding: pad back with zeros), then take
+        // every (interior + 1)-th element. Padding value: the sum over the padded positions, i.e.
+        // the total minus the operand's part.
+        .transpose([](std::span<const Array> cts, std::span<const Array>, std::span<const bool> linear,
+                      const Params& p) {
+          const Array& ct = cts[0];
+          if (!ct.defined()) return std::vector<Array>{Array(), Array()};
+          const auto& cfg = p.get_ints("padding_config");
+          const size_t n = cfg.size() / 3;
+          std::vector<int64_t> unpad, start(n, 0), limit(n), strides(n);
+          bool any_unpad = false, any_stride = false;
+          for (size_t d = 0; d < n; ++d) {
+            unpad.insert(unpad.end(), {-cfg[3 * d], -cfg[3 * d + 1], 0});
+            any_unpad = any_unpad || cfg[3 * d] != 0 || cfg[3 * d + 1] != 0;
+            limit[d] = ct.shape()[d] - cfg[3 * d] - cfg[3 * d + 1];
+            strides[d] = cfg[3 * d + 2] + 1;
+            any_stride = any_stride || strides[d] != 1;
+          }
+          Array t_operand = any_unpad ? bind_pad(ct, zeros({}, ct.dtype()), unpad) : ct;
+          if (any_stride) t_operand = bind_slice(t_operand, start, limit, strides);
+          Array t_value;
+          if (linear[1]) {
+            std::vector<int64_t> all(n);
+            std::iota(all.begin(), all.end(), int64_t{0});
+            t_value = bind1(sub_p, {lax::reduce_sum(ct, all), lax::reduce_sum(t_operand, all)});
+          }
+          return std::vector<Array>{linear[0] ? t_operand : Array(), t_value};
+        })
         .sample({AbstractValue{DType::float32, {2, 3}}, AbstractValue{DType::float32, {}}}, Params{{"padding_config", std::vector<int64_t>{1, -1, 1, 0, 2, 0}}})
         .build();
 
@@ -208,9 +372,53 @@ const Primitive concatenate_p =
             out[dim] += a.shape[dim];
             weak = weak && a.weak_type;
           }
+          if (p.has("sizes")) {
+            const auto& sizes = p.get_ints("sizes");
+            bool ok = sizes.size() == in.size();
+            for (size_t i = 0; ok && i < in.size(); ++i) ok = sizes[i] == in[i].shape[dim];
+            if (!ok) {
+              throw_error<ShapeError>("[concatenate] the recorded sizes ", ints_str(sizes),
+                                      " do not match the operands' extents along dimension ", dim);
+            }
+          }
           return std::vector<AbstractValue>{{first.dtype, out, weak}};
         })
-        .sample({AbstractValue{DType::float32, {2, 3}}, AbstractValue{DType::float32, {2, 1}}}, Params{{"dimension", int64_t{1}}})
+        .jvp(linear_self_jvp(&concatenate_p))
+        // Slices of the cotangent, one per linear operand.
+        .transpose([](std::span<const Array> cts, std::span<const Array> args, std::span<const bool> linear,
+                      const Params& p) {
+          std::vector<Array> result(args.size());
+          const Array& ct = cts[0];
+          if (!ct.defined()) return result;
+          const int64_t dim = p.get_int("dimension");
+          std::vector<int64_t> sizes;
+          if (p.has("sizes")) {
+            sizes = p.get_ints("sizes");
+          } else {
+            // Without the record: the extents of the known operands, and the rest for one linear one.
+            int64_t known = 0, num_linear = 0;
+            for (size_t i = 0; i < args.size(); ++i) {
+              if (linear[i]) ++num_linear;
+              else known += args[i].shape()[dim];
+            }
+            if (num_linear > 1) recorded("concatenate", p, "sizes");
+            for (size_t i = 0; i < args.size(); ++i)
+              sizes.push_back(linear[i] ? ct.shape()[dim] - known : args[i].shape()[dim]);
+          }
+          std::vector<int64_t> start(ct.ndim(), 0), limit(ct.shape().begin(), ct.shape().end()),
+              strides(ct.ndim(), 1);
+          int64_t offset = 0;
+          for (size_t i = 0; i < args.size(); ++i) {
+            if (linear[i]) {
+              start[dim] = offset;
+              limit[dim] = offset + sizes[i];
+              result[i] = bind_slice(ct, start, limit, strides);
+            }
+            offset += sizes[i];
+          }
+          return result;
+        })
+        .sample({AbstractValue{DType::float32, {2, 3}}, AbstractValue{DType::float32, {2, 1}}}, Params{{"dimension", int64_t{1}}, {"sizes", std::vector<int64_t>{3, 1}}})
         .build();
 
 const Primitive rev_p =
@@ -225,6 +433,11 @@ const Primitive rev_p =
             }
           }
           return std::vector<AbstractValue>{x};
+        })
+        .jvp(linear_self_jvp(&rev_p))
+        .transpose([](std::span<const Array> cts, std::span<const Array>, std::span<const bool>, const Params& p) {
+          if (!cts[0].defined()) return std::vector<Array>{Array()};
+          return std::vector<Array>{bind1(rev_p, {cts[0]}, p)};
         })
         .sample({AbstractValue{DType::float32, {2, 3}}}, Params{{"dimensions", std::vector<int64_t>{0, 1}}})
         .build();
@@ -244,6 +457,10 @@ const Primitive iota_p =
           }
           return std::vector<AbstractValue>{{dtype, shape, false}};
         })
+        // No operands: never called with a nonzero tangent; the output's tangent is zero.
+        .jvp([](std::span<const Array>, std::span<const Array>, std::span<const Array>, const Params&) {
+          return std::vector<Array>{Array()};
+        })
         .sample({}, Params{{"dtype", DType::int32}, {"shape", Shape{2, 3}}, {"dimension", int64_t{1}}})
         .build();
 
@@ -254,7 +471,7 @@ namespace lax {
 Array broadcast_in_dim(const Array& x, const Shape& shape, const std::vector<int64_t>& dims, const Loc& loc) {
   return at_loc(loc, [&] {
     if (x.shape() == shape && dims.size() == shape.size()) return x;
-    return bind1(broadcast_in_dim_p, {x}, Params{{"shape", shape}, {"broadcast_dimensions", dims}});
+    return bind_broadcast(x, shape, dims);
   });
 }
 
@@ -268,7 +485,7 @@ Array slice(const Array& x, const std::vector<int64_t>& start, const std::vector
             const std::vector<int64_t>& strides, const Loc& loc) {
   return at_loc(loc, [&] {
     std::vector<int64_t> s = strides.empty() ? std::vector<int64_t>(start.size(), 1) : strides;
-    return bind1(slice_p, {x}, Params{{"start_indices", start}, {"limit_indices", limit}, {"strides", s}});
+    return bind_slice(x, start, limit, s);
   });
 }
 
@@ -277,7 +494,7 @@ Array pad(const Array& x, const Array& padding_value, const std::vector<std::arr
   return at_loc(loc, [&] {
     std::vector<int64_t> flat;
     for (const auto& c : config) flat.insert(flat.end(), c.begin(), c.end());
-    return bind1(pad_p, {x, padding_value}, Params{{"padding_config", flat}});
+    return bind_pad(x, padding_value, flat);
   });
 }
 
@@ -294,22 +511,19 @@ Array rev(const Array& x, const std::vector<int64_t>& dims, const Loc& loc) {
 
 namespace {
 
-Array reshape_raw(const Array& x, const Shape& shape) {
-  if (x.shape() == shape) return x;
-  return bind1(reshape_p, {x}, Params{{"new_sizes", shape}});
-}
+Array reshape_raw(const Array& x, const Shape& shape) { return bind_reshape(x, shape); }
 
 // The slice of x along one axis, [start, stop) (JAX's slice_in_dim).
 Array slice_in_dim(const Array& x, int64_t start, int64_t stop, int64_t axis) {
   std::vector<int64_t> s(x.ndim(), 0), l(x.shape().begin(), x.shape().end()), st(x.ndim(), 1);
   s[axis] = start;
   l[axis] = stop;
-  return bind1(slice_p, {x}, Params{{"start_indices", s}, {"limit_indices", l}, {"strides", st}});
+  return bind_slice(x, s, l, st);
 }
 
 Array concat_raw(const std::vector<Array>& xs, int64_t axis) {
   if (xs.size() == 1) return xs[0];
-  return bind1(concatenate_p, std::span<const Array>(xs), Params{{"dimension", axis}});
+  return bind_concat(xs, axis);
 }
 
 void check_defined(const char* op, const Array& x) {
@@ -371,7 +585,7 @@ Array transpose(const Array& x, const std::vector<int>& perm, const Loc& loc) {
     bool identity = true;
     for (int64_t i = 0; i < n; ++i) identity = identity && p[i] == i;
     if (identity) return x;
-    return bind1(transpose_p, {x}, Params{{"permutation", p}});
+    return bind_transpose(x, p);
   });
 }
 
@@ -554,7 +768,7 @@ Array slice(const Array& x, const std::vector<int64_t>& start, const std::vector
       identity = identity && s[d] == 0 && l[d] == size && (stride == 1 || size <= 1);
     }
     if (identity) return x;
-    return bind1(slice_p, {x}, Params{{"start_indices", s}, {"limit_indices", l}, {"strides", st}});
+    return bind_slice(x, s, l, st);
   });
 }
 
@@ -604,7 +818,7 @@ Array pad(const Array& x, const std::vector<std::pair<int64_t, int64_t>>& pad_wi
     Array v = detail::convert(constant_value, TypeInfo{x.dtype(), x.weak_type()});
     bool zero = std::all_of(cfg.begin(), cfg.end(), [](int64_t c) { return c == 0; });
     if (zero) return x;
-    return bind1(pad_p, {x, v}, Params{{"padding_config", cfg}});
+    return bind_pad(x, v, cfg);
   });
 }
 
