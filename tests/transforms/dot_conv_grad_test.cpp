@@ -314,3 +314,35 @@ TEST_CASE("conv_general_dilated: grad(grad) of a small conv net composes with po
   check_grads([](const Args& a) { return sum(tanh(avg_pool(max_pool(conv(a[0], a[1]), {2, 2}, {1, 1}), {2, 2}))); },
               {x, w}, 2);
 }
+
+TEST_CASE("conv_general_dilated: zero-size operands give zero-size or zero cotangents") {
+  auto f = [](const Array& a, const Array& b) { return sum(conv(a, b, {1, 1}, "SAME")); };
+  auto [gx, gw] = grad<0, 1>(f)(zeros({0, 3, 3, 2}, float64), ones({2, 2, 2, 3}, float64));
+  CHECK(gx.shape() == Shape{0, 3, 3, 2});
+  CHECK(gw.shape() == Shape{2, 2, 2, 3});
+  CHECK_ALLCLOSE(gw, std::vector<double>(24, 0.0));
+  auto [ga, gb] = grad<0, 1>([](const Array& a, const Array& b) { return sum(matmul(a, b)); })(
+      zeros({2, 0}, float64), zeros({0, 3}, float64));
+  CHECK(ga.shape() == Shape{2, 0});
+  CHECK(gb.shape() == Shape{0, 3});
+}
+
+TEST_CASE("reduce_window: zero-size operands and all-padding windows") {
+  // An empty operand padded to two windows: every window is padding only.
+  Params p{{"window_dimensions", std::vector<int64_t>{1}},
+           {"window_strides", std::vector<int64_t>{1}},
+           {"padding", IntPairs{{1, 1}}},
+           {"base_dilation", std::vector<int64_t>{1}},
+           {"window_dilation", std::vector<int64_t>{1}}};
+  for (const Primitive* prim : {&reduce_window_sum_p, &reduce_window_max_p}) {
+    CAPTURE(prim->name());
+    auto [y, t] = jvp([&](const Array& a) { return bind1(*prim, {a}, p); }, std::tuple{zeros({0}, float64)},
+                      std::tuple{zeros({0}, float64)});
+    CHECK(y.shape() == Shape{2});
+    CHECK_ALLCLOSE(t, std::vector<double>{0, 0});
+    auto g = grad([&](const Array& a) { return sum(bind1(*prim, {a}, p)); })(zeros({0}, float64));
+    CHECK(g.shape() == Shape{0});
+  }
+  auto g = grad([](const Array& a) { return sum(max_pool(a, {2, 2})); })(zeros({0, 4, 4, 3}, float64));
+  CHECK(g.shape() == Shape{0, 4, 4, 3});
+}
