@@ -394,3 +394,27 @@ TEST_CASE("reshape: a transpose without the recorded operand shape is an error, 
   CHECK_THROWS_WITH_AS(rule(cts, args, std::span<const bool>(lin, 1), Params{{"new_sizes", Shape{6}}}),
                        doctest::Contains("operand_shape"), ValueError);
 }
+
+TEST_CASE("shape ops: zero-size operands get zero-size cotangents") {
+  SUBCASE("concatenate with an empty operand") {
+    check_both([](const std::vector<Array>& a) { return sin(concatenate({a[0], a[1]}, 1)); },
+               {rand64({2, 0}, 111), rand64({2, 3}, 112)});
+    auto [g0, g1] = grad<0, 1>([](const Array& a, const Array& b) { return sum(concatenate({a, b}, 1)); })(
+        zeros({2, 0}, float64), zeros({2, 1}, float64));
+    CHECK(g0.shape() == Shape{2, 0});
+    CHECK_ALLCLOSE(g1, std::vector<double>{1, 1});
+  }
+  SUBCASE("pad of an empty operand: all of the cotangent goes to the padding value") {
+    Array w = array(std::vector<double>{1, 2, 3});
+    auto [gx, gv] = grad<0, 1>([&](const Array& x, const Array& v) { return sum(lax::pad(x, v, {{{1, 2, 4}}}) * w); })(
+        zeros({0}, float64), scalar64(1.0));
+    CHECK(gx.shape() == Shape{0});
+    CHECK_ALLCLOSE(gv, std::vector<double>{6});
+  }
+  SUBCASE("broadcast to a zero-size shape, reshape and slice of empty arrays") {
+    auto g = grad([](const Array& a) { return sum(broadcast_to(a, {0, 3})) + sum(sin(a)); })(zeros({3}, float64));
+    CHECK_ALLCLOSE(g, std::vector<double>{1, 1, 1});
+    check_both([](const std::vector<Array>& a) { return sin(lax::slice(reshape(a[0], {3, 0}), {1, 0}, {3, 0}, {2, 1})); },
+               {rand64({0, 3}, 113)});
+  }
+}
