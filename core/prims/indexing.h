@@ -21,6 +21,20 @@ extern const Primitive gather_p;
 /// `indices`; an update window that does not fit the operand is dropped whole (JAX's
 /// "fill/drop" mode). Duplicate indices combine (scatter: the last update wins).
 extern const Primitive scatter_p, scatter_add_p, scatter_mul_p, scatter_min_p, scatter_max_p;
+//
+// Under grad (rules in core/prims/indexing.cpp, as JAX's): dynamic_slice and gather are linear in
+// the operand (transposes: dynamic_update_slice / scatter_add of the cotangent into zeros, at the
+// clamped positions); dynamic_update_slice, scatter_add and scatter are linear in (operand,
+// update[s]); scatter_mul is linear in the operand. Index operands get no tangents. A dropped
+// scatter update gets a zero cotangent; with duplicate indices scatter's cotangent reaches only the
+// update left in the output (the last one). scatter_min/max share a tangent equally among tied
+// values. scatter_mul's derivative handles duplicates and zero updates exactly to first order;
+// its second derivative misses the cross term between two updates that land on one position when
+// another update there is exactly zero.
+// A linear input reaches a transpose rule without a value, so the tangent equations the JVP rules
+// emit carry its shape as a param: operand_shape (dynamic_slice, gather), update_shape
+// (dynamic_update_slice), updates_shape (scatter*). The shape rules check them when present; a
+// batching rule that changes those inputs' shapes must update them.
 
 namespace detail {
 /// An integer index (any shape) converted to `dtype`, negative values counted from the end of a
