@@ -29,8 +29,8 @@ extern const Primitive scatter_p, scatter_add_p, scatter_mul_p, scatter_min_p, s
 // scatter update gets a zero cotangent; with duplicate indices scatter's cotangent reaches only the
 // update left in the output (the last one). scatter_min/max share a tangent equally among tied
 // values. scatter_mul's derivative handles duplicates and zero updates exactly to first order;
-// its second derivative misses the cross term between two updates that land on one position when
-// another update there is exactly zero.
+// its second derivative misses the cross term d2/du_j du_k of two updates landing on one position
+// when u_j is exactly zero (it reads 0 there).
 // A linear input reaches a transpose rule without a value, so the tangent equations the JVP rules
 // emit carry its shape as a param: operand_shape (dynamic_slice, gather), update_shape
 // (dynamic_update_slice), updates_shape (scatter*). The shape rules check them when present; a
