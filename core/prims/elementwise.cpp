@@ -231,8 +231,13 @@ const Primitive add_p =
         .build();
 const Primitive sub_p =
     elementwise_binary("sub", numeric_dtype, "numeric")
-        .jvp(binary_jvp([](const Array& t, const Array&, const Array&, const Array&) { return t; },
-                        [](const Array& t, const Array&, const Array&, const Array&) { return lneg(t); }))
+        .jvp([](std::span<const Array>, std::span<const Array> tangents, std::span<const Array> outputs,
+                const Params&) -> std::vector<Array> {
+          const Array& z = outputs[0];
+          if (!is_floating(z.dtype())) return zero_tangents(outputs);
+          if (tangents[0].defined() && tangents[1].defined()) return {lsub(tangents[0], tangents[1])};
+          return {tangents[0].defined() ? fit(tangents[0], z.shape()) : fit(lneg(tangents[1]), z.shape())};
+        })
         .transpose([](std::span<const Array> cts, std::span<const Array>, std::span<const bool> linear,
                       const Params&) {
           std::vector<Array> out(2);

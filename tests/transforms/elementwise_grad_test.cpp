@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/prims/elementwise.h"
+#include "transforms/ad.h"
 #include "testing/check_grads.h"
 
 using namespace jx;
@@ -76,6 +77,41 @@ TEST_CASE("sub: gradient is +1 and -1") {
   auto [gx, gy] = grad<0, 1>([](const Array& x, const Array& y) { return sum(x - y); })(vec({1, 2}), s64(5.0));
   CHECK_ALLCLOSE(gx, std::vector<double>{1.0, 1.0});
   CHECK_ALLCLOSE(gy, std::vector<double>{-2.0});
+}
+
+// Transposes the jaxpr of `f` in the inputs marked `linear` and evaluates it: the cotangents of
+// the linear inputs for the output cotangent `ct` (non-linear inputs take their values from args).
+std::vector<Array> transpose_of(const std::function<Array(std::span<const Array>)>& f, const std::vector<Array>& args,
+                                const std::vector<bool>& linear, const Array& ct) {
+  std::vector<AbstractValue> avals;
+  for (auto& a : args) avals.push_back(a.aval());
+  ClosedJaxpr jaxpr = trace_to_jaxpr([&](std::span<const Array> xs) { return std::vector<Array>{f(xs)}; }, avals);
+  std::vector<Array> ins;
+  for (size_t i = 0; i < args.size(); ++i)
+    if (!linear[i]) ins.push_back(args[i]);
+  ins.push_back(ct);
+  return transpose_jaxpr(jaxpr, linear)(ins);
+}
+
+TEST_CASE("add/sub/mul/div/neg: transposes of the linear primitives, 0-d operands unbroadcast") {
+  Array v = vec({1, 2, 3}), s = s64(2.0), ct = vec({1, 10, 100});
+  auto add_ct = transpose_of([](auto xs) { return bind1(add_p, {xs[0], xs[1]}); }, {s, v}, {true, true}, ct);
+  CHECK(add_ct[0].shape() == Shape{});
+  CHECK_ALLCLOSE(add_ct[0], std::vector<double>{111});
+  CHECK_ALLCLOSE(add_ct[1], std::vector<double>{1, 10, 100});
+  auto sub_ct = transpose_of([](auto xs) { return bind1(sub_p, {xs[0], xs[1]}); }, {v, s}, {true, true}, ct);
+  CHECK_ALLCLOSE(sub_ct[0], std::vector<double>{1, 10, 100});
+  CHECK_ALLCLOSE(sub_ct[1], std::vector<double>{-111});
+  // mul linear in a 0-d operand against a full one: the cotangent is summed to 0-d.
+  auto mul_ct = transpose_of([](auto xs) { return bind1(mul_p, {xs[0], xs[1]}); }, {s, v}, {true, false}, ct);
+  CHECK(mul_ct[0].shape() == Shape{});
+  CHECK_ALLCLOSE(mul_ct[0], std::vector<double>{321});
+  mul_ct = transpose_of([](auto xs) { return bind1(mul_p, {xs[0], xs[1]}); }, {s, v}, {false, true}, ct);
+  CHECK_ALLCLOSE(mul_ct[0], std::vector<double>{2, 20, 200});
+  auto div_ct = transpose_of([](auto xs) { return bind1(div_p, {xs[0], xs[1]}); }, {v, s}, {true, false}, ct);
+  CHECK_ALLCLOSE(div_ct[0], std::vector<double>{0.5, 5, 50});
+  auto neg_ct = transpose_of([](auto xs) { return bind1(neg_p, {xs[0]}); }, {v}, {true}, ct);
+  CHECK_ALLCLOSE(neg_ct[0], std::vector<double>{-1, -10, -100});
 }
 
 TEST_CASE("neg: derivatives match finite differences") { check_unary([](const Array& x) { return -x; }, -2, 2); }
