@@ -13,23 +13,7 @@ const VarNode* var_of(const Atom& a) {
   return v ? v->get() : nullptr;
 }
 
-// The input avals of the equation whose transpose rule is running (see transpose_input_aval).
-thread_local const std::vector<AbstractValue>* current_input_avals = nullptr;
-
-struct InputAvalsScope {
-  const std::vector<AbstractValue>* saved;
-  explicit InputAvalsScope(const std::vector<AbstractValue>* avals) : saved(current_input_avals) {
-    current_input_avals = avals;
-  }
-  ~InputAvalsScope() { current_input_avals = saved; }
-};
 }  // namespace
-
-const AbstractValue& transpose_input_aval(size_t i) {
-  JX_CHECK(current_input_avals != nullptr && i < current_input_avals->size(),
-           "transpose_input_aval(", i, ") called outside a transpose rule or out of range");
-  return (*current_input_avals)[i];
-}
 
 std::vector<Array> backward_pass(const Jaxpr& jaxpr, std::span<const Array> consts, std::span<const Array> args,
                                  const std::vector<bool>& linear, std::span<const Array> cts) {
@@ -108,7 +92,7 @@ std::vector<Array> backward_pass(const Jaxpr& jaxpr, std::span<const Array> cons
       LocScope scope(eqn.loc);
       std::vector<AbstractValue> in_avals;
       for (auto& a : eqn.inputs) in_avals.push_back(atom_aval(a));
-      InputAvalsScope avals_scope(&in_avals);
+      detail::TransposeInputAvalsScope avals_scope(&in_avals);
       std::unique_ptr<bool[]> lin_arr(new bool[flags.size()]);
       for (size_t i = 0; i < flags.size(); ++i) lin_arr[i] = flags[i];
       ct_in = def.transpose(ct_out, ins, std::span<const bool>(lin_arr.get(), flags.size()), eqn.params);

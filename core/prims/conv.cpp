@@ -8,7 +8,7 @@
 #include "core/ops.h"
 #include "core/prims/elementwise.h"
 #include "core/trace.h"
-#include "transforms/ad.h"
+#include "core/rules.h"
 
 namespace jx {
 namespace detail {

@@ -6,7 +6,7 @@
 
 #include "core/ops.h"
 #include "core/trace.h"
-#include "transforms/ad.h"
+#include "core/rules.h"
 
 namespace jx {
 

@@ -5,7 +5,7 @@
 
 #include "core/ops.h"
 #include "core/trace.h"
-#include "transforms/ad.h"
+#include "core/rules.h"
 
 namespace jx {
 namespace detail {

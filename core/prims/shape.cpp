@@ -9,7 +9,7 @@
 #include "core/prims/elementwise.h"
 #include "core/prims/reduce.h"
 #include "core/trace.h"
-#include "transforms/ad.h"
+#include "core/rules.h"
 
 namespace jx {
 

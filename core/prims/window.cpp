@@ -11,7 +11,7 @@
 #include "core/prims/conv.h"
 #include "core/prims/elementwise.h"
 #include "core/trace.h"
-#include "transforms/ad.h"
+#include "core/rules.h"
 
 namespace jx {
 
