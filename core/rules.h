@@ -27,6 +27,23 @@ const AbstractValue& transpose_input_aval(size_t i);
 /// tangents (zeros instantiated).
 JvpRule linear_jvp(const Primitive& prim);
 
+// ---- batching rules (vmap) ---------------------------------------------------------------------
+
+/// A batch dimension per value: the axis that is mapped, or nullopt for an unmapped value.
+using BatchDim = std::optional<int64_t>;
+
+/// The batch size shared by the mapped arguments.
+int64_t batch_size(std::span<const Array> args, std::span<const BatchDim> dims);
+/// Moves the batch axis of x from `from` to `to`; an unmapped x (from == nullopt) is broadcast
+/// to gain a batch axis of `size` at `to`.
+Array move_batch_axis(const Array& x, BatchDim from, int64_t to, int64_t size);
+/// The batching rule of an elementwise primitive (operands of one shape or 0-d): keeps a shared
+/// batch axis in place when it can, else moves batch axes to the front.
+BatchRule elementwise_batch_rule(const Primitive& prim);
+/// For primitives that act on whole operands: moves every batch axis to the front (unmapped
+/// operands broadcast), so the rule can treat axis 0 as a leading batch axis.
+std::vector<Array> batch_at_front(std::span<const Array> args, std::span<const BatchDim> dims, int64_t size);
+
 namespace detail {
 /// Sets the avals transpose_input_aval reports while a transpose rule runs (used by the
 /// backward pass); restores the previous ones on destruction.

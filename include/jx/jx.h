@@ -20,6 +20,7 @@
 #include "transforms/ad.h"
 #include "transforms/grad.h"
 #include "transforms/custom.h"
+#include "transforms/vmap.h"
 
 namespace jx {
 /// Threads used by eager kernels (JX_NUM_THREADS or all cores).
