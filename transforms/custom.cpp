@@ -6,6 +6,9 @@
 
 #include "transforms/custom.h"
 
+#include "core/ops.h"
+#include "transforms/vmap.h"
+
 #include <unordered_map>
 #include <unordered_set>
 
@@ -67,6 +70,63 @@ const CustomLinInfo& lin_info(const Params& p) {
   return *info;
 }
 
+
+// ---- batching of call primitives ----------------------------------------------------------------
+
+using FlatFn = std::function<std::vector<Array>(std::span<const Array>)>;
+
+std::vector<AbstractValue> physical_avals(std::span<const Array> args) {
+  std::vector<AbstractValue> out;
+  for (auto& a : args) out.push_back(a.aval());
+  return out;
+}
+
+std::vector<AbstractValue> example_avals(std::span<const Array> args, std::span<const BatchDim> dims) {
+  std::vector<AbstractValue> out;
+  for (size_t i = 0; i < args.size(); ++i) {
+    AbstractValue a = args[i].aval();
+    if (dims[i]) a.shape.erase(a.shape.begin() + *dims[i]);
+    out.push_back(a);
+  }
+  return out;
+}
+
+// Batches a sub-jaxpr: the result takes the physical arguments and returns every output with
+// its batch axis at 0.
+ClosedJaxpr batch_body(const ClosedJaxpr& body, std::span<const Array> args, std::span<const BatchDim> dims) {
+  int64_t size = batch_size(args, dims);
+  std::vector<std::optional<int>> out_axes(body.jaxpr->outvars.size(), 0);
+  return detail::batch_jaxpr(body, size, std::vector<BatchDim>(dims.begin(), dims.end()), out_axes, physical_avals(args));
+}
+
+// Runs a flat function on batched inputs (batch axis dims[i], or unmapped): traced at the
+// per-example types and batched; outputs come back with the batch axis at 0.
+FlatFn batch_flat(FlatFn fn, std::vector<BatchDim> dims) {
+  return [fn = std::move(fn), dims = std::move(dims)](std::span<const Array> args) {
+    ClosedJaxpr j = trace_to_jaxpr(fn, example_avals(args, dims), "vmap");
+    return batch_body(j, args, dims)(args);
+  };
+}
+
+// Mapped arguments get their batch axis at 0; returns the new dims (0 or unmapped).
+std::vector<BatchDim> to_front(std::vector<Array>& args, std::span<const BatchDim> dims, int64_t size) {
+  std::vector<BatchDim> out;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (dims[i]) args[i] = move_batch_axis(args[i], dims[i], 0, size);
+    out.push_back(dims[i] ? BatchDim(0) : std::nullopt);
+  }
+  return out;
+}
+
+// Cotangents computed per example (batch axis 0) for inputs that were mapped (kept) or unmapped
+// (summed over the batch, since the input was shared by every example).
+std::vector<Array> fold_cotangents(std::vector<Array> cts, std::span<const BatchDim> dims) {
+  for (size_t i = 0; i < cts.size(); ++i) {
+    if (cts[i].defined() && !dims[i]) cts[i] = sum(cts[i], {0});
+  }
+  return cts;
+}
+
 }  // namespace
 
 const Primitive custom_jvp_call_p =
@@ -92,6 +152,28 @@ const Primitive custom_jvp_call_p =
             if (t_out[i].dtype() != outs[i].dtype()) t_out[i] = lax::convert_element_type(t_out[i], outs[i].dtype());
           }
           return t_out;
+        })
+        .batch([](std::span<const Array> args, std::span<const BatchDim> dims, const Params& p) {
+          int64_t nc = p.get_int("num_consts");
+          std::vector<Array> ins(args.begin(), args.end());
+          auto nd = to_front(ins, dims, batch_size(args, dims));
+          ClosedJaxpr body = batch_body(get_jaxpr(p, "call_jaxpr"), ins, nd);
+          std::vector<BatchDim> pd(nd.begin() + nc, nd.end()), both = pd;
+          both.insert(both.end(), pd.begin(), pd.end());
+          FlatJvp old = get_fn<FlatJvp>(p, "jvp");
+          const size_t n = pd.size();
+          FlatFn jvp_flat = [old, n](std::span<const Array> pt) { return old(pt.subspan(0, n), pt.subspan(n)); };
+          FlatFn jvp_b = batch_flat(jvp_flat, both);
+          FlatJvp new_jvp = [jvp_b](std::span<const Array> pr, std::span<const Array> tg) {
+            std::vector<Array> pt(pr.begin(), pr.end());
+            pt.insert(pt.end(), tg.begin(), tg.end());
+            return jvp_b(pt);
+          };
+          Params np{{"call_jaxpr", jaxpr_param(body)},
+                    {"jvp", std::shared_ptr<const ParamObject>(std::make_shared<FunctionParam<FlatJvp>>(new_jvp, "jvp"))},
+                    {"num_consts", nc}};
+          auto outs = jx::bind(custom_jvp_call_p, ins, np);
+          return std::pair{outs, std::vector<BatchDim>(outs.size(), BatchDim(0))};
         })
         .build();
 
@@ -121,6 +203,33 @@ const Primitive custom_lin_p =
             out.push_back(in_cts[i]);
           }
           return out;
+        })
+        .batch([](std::span<const Array> args, std::span<const BatchDim> dims, const Params& p) {
+          const auto& info = lin_info(p);
+          int64_t nres = p.get_int("num_res");
+          int64_t size = batch_size(args, dims);
+          std::vector<Array> ins(args.begin(), args.end());
+          auto nd = to_front(ins, dims, size);
+          std::vector<BatchDim> res_dims(nd.begin(), nd.begin() + nres), in_dims(nd.begin() + nres, nd.end());
+          auto batched = std::make_shared<CustomLinInfo>();
+          for (auto aval : info.out_avals) {
+            aval.shape.insert(aval.shape.begin(), size);
+            batched->out_avals.push_back(aval);
+          }
+          // bwd per example: residuals at their dims, cotangents at 0.
+          std::vector<BatchDim> bwd_dims = res_dims;
+          bwd_dims.insert(bwd_dims.end(), info.out_avals.size(), BatchDim(0));
+          auto old = info.bwd;
+          FlatFn bwd_flat = [old, nres](std::span<const Array> rc) { return old(rc.subspan(0, nres), rc.subspan(nres)); };
+          FlatFn bwd_b = batch_flat(bwd_flat, bwd_dims);
+          batched->bwd = [bwd_b, in_dims](std::span<const Array> r, std::span<const Array> c) {
+            std::vector<Array> rc(r.begin(), r.end());
+            rc.insert(rc.end(), c.begin(), c.end());
+            return fold_cotangents(bwd_b(rc), in_dims);
+          };
+          auto outs = jx::bind(custom_lin_p, ins,
+                               Params{{"num_res", nres}, {"bwd", std::shared_ptr<const ParamObject>(batched)}});
+          return std::pair{outs, std::vector<BatchDim>(outs.size(), BatchDim(0))};
         })
         .build();
 
@@ -158,6 +267,42 @@ const Primitive custom_vjp_call_p =
                                 Params{{"num_res", static_cast<int64_t>(res.size())},
                                        {"bwd", std::shared_ptr<const ParamObject>(info)}});
           return std::pair{outs, touts};
+        })
+        .batch([](std::span<const Array> args, std::span<const BatchDim> dims, const Params& p) {
+          int64_t nc = p.get_int("num_consts");
+          std::vector<Array> ins(args.begin(), args.end());
+          auto nd = to_front(ins, dims, batch_size(args, dims));
+          ClosedJaxpr body = batch_body(get_jaxpr(p, "call_jaxpr"), ins, nd);
+          const FlatVjp& old = get_fn<FlatVjp>(p, "vjp");
+          std::vector<BatchDim> pd(nd.begin() + nc, nd.end());
+          const size_t n_out = get_jaxpr(p, "call_jaxpr").jaxpr->outvars.size();
+          auto n_res = std::make_shared<size_t>(0);
+          FlatFn fwd_flat = [fwd = old.fwd, n_res](std::span<const Array> x) {
+            auto [o, r] = fwd(x);
+            *n_res = r.size();
+            o.insert(o.end(), r.begin(), r.end());
+            return o;
+          };
+          FlatFn fwd_b = batch_flat(fwd_flat, pd);
+          FlatVjp nv;
+          nv.fwd = [fwd_b, n_out](std::span<const Array> x) {
+            auto all = fwd_b(x);
+            return std::pair{std::vector<Array>(all.begin(), all.begin() + n_out),
+                             std::vector<Array>(all.begin() + n_out, all.end())};
+          };
+          nv.bwd = [bwd = old.bwd, n_res, n_out, pd](std::span<const Array> r, std::span<const Array> c) {
+            std::vector<BatchDim> bd(r.size() + c.size(), BatchDim(0));
+            const size_t nr = r.size();
+            FlatFn bwd_flat = [bwd, nr](std::span<const Array> rc) { return bwd(rc.subspan(0, nr), rc.subspan(nr)); };
+            std::vector<Array> rc(r.begin(), r.end());
+            rc.insert(rc.end(), c.begin(), c.end());
+            return fold_cotangents(batch_flat(bwd_flat, bd)(rc), pd);
+          };
+          Params np{{"call_jaxpr", jaxpr_param(body)},
+                    {"vjp", std::shared_ptr<const ParamObject>(std::make_shared<FunctionParam<FlatVjp>>(nv, "fwd/bwd"))},
+                    {"num_consts", nc}};
+          auto outs = jx::bind(custom_vjp_call_p, ins, np);
+          return std::pair{outs, std::vector<BatchDim>(outs.size(), BatchDim(0))};
         })
         .build();
 
@@ -296,6 +441,11 @@ const Primitive checkpoint_p =
           for (size_t i = 0, k = 0; i < args.size(); ++i)
             if (lin[i]) out[i] = lin_cts[k++];
           return out;
+        })
+        .batch([](std::span<const Array> args, std::span<const BatchDim> dims, const Params& p) {
+          ClosedJaxpr body = batch_body(get_jaxpr(p, "jaxpr"), args, dims);
+          auto outs = jx::bind(checkpoint_p, args, Params{{"jaxpr", jaxpr_param(body)}, {"policy", p.get<std::string>("policy")}});
+          return std::pair{outs, std::vector<BatchDim>(outs.size(), BatchDim(0))};
         })
         .build();
 
