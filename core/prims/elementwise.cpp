@@ -213,6 +213,41 @@ Array trigamma(const Array& x) {
   Array reflected = lsub(ldiv(cst(pi * pi, x), lsquare(s)), psi1_z);
   return lselect(reflect, psi1_z, reflected);
 }
+
+// ---- batching rules (vmap) --------------------------------------------------------------------
+
+// The generic elementwise batching rule (core/rules.h) of the primitive at `prim`, looked up when
+// the rule runs: a primitive's own builder chain names it before it is constructed.
+BatchRule ew_batch(const Primitive* prim) {
+  return [prim](std::span<const Array> args, std::span<const BatchDim> dims, const Params& params) {
+    return elementwise_batch_rule(*prim)(args, dims, params);
+  };
+}
+
+// select_n(pred, *cases), as JAX's _select_batch_rule: per example, pred is 0-d or has the cases'
+// shape. An unmapped 0-d predicate is used as it is. The output keeps the batch axis of the
+// predicate when it has the cases' per-example shape, else that of the first mapped case; the
+// other operands move there (unmapped ones are broadcast, as select_n needs operands of one
+// shape). A mapped predicate of 0-d examples meeting non-0-d cases is broadcast along that axis.
+std::pair<std::vector<Array>, std::vector<BatchDim>> select_n_batch_rule(std::span<const Array> args,
+                                                                        std::span<const BatchDim> dims,
+                                                                        const Params& params) {
+  const int64_t size = batch_size(args, dims);
+  const int64_t pred_rank = args[0].ndim() - (dims[0] ? 1 : 0);  // per-example ranks
+  const int64_t case_rank = args[1].ndim() - (dims[1] ? 1 : 0);
+  BatchDim d;
+  if (dims[0] && pred_rank == case_rank) d = dims[0];
+  for (size_t i = 1; i < args.size() && !d; ++i) d = dims[i];
+  const int64_t to = d.value_or(0);
+  std::vector<Array> moved{args[0]};
+  for (size_t i = 1; i < args.size(); ++i) moved.push_back(move_batch_axis(args[i], dims[i], to, size));
+  if (dims[0] && pred_rank == 0 && case_rank > 0) {
+    moved[0] = lax::broadcast_in_dim(args[0], moved[1].shape(), {to});
+  } else if (dims[0] || args[0].ndim() != 0) {
+    moved[0] = move_batch_axis(args[0], dims[0], to, size);
+  }
+  return {jx::bind(select_n_p, moved, params), {BatchDim(to)}};
+}
 }  // namespace
 
 // Binary arithmetic (lax.add, lax.sub, ...): numeric operands of one dtype.
@@ -228,7 +263,7 @@ const Primitive add_p =
             if (linear[i]) out[i] = ct_for_input(cts[0], i);
           return out;
         })
-        .build();
+        .batch(ew_batch(&add_p)).build();
 const Primitive sub_p =
     elementwise_binary("sub", numeric_dtype, "numeric")
         .jvp([](std::span<const Array>, std::span<const Array> tangents, std::span<const Array> outputs,
@@ -246,7 +281,7 @@ const Primitive sub_p =
           if (linear[1]) out[1] = ct_for_input(lneg(cts[0]), 1);
           return out;
         })
-        .build();
+        .batch(ew_batch(&sub_p)).build();
 // d(x y) = dx y + x dy; linear in either operand (never both, in a linear jaxpr).
 const Primitive mul_p =
     elementwise_binary("mul", numeric_dtype, "numeric")
@@ -261,7 +296,7 @@ const Primitive mul_p =
           if (linear[1]) out[1] = ct_for_input(lmul(args[0], cts[0]), 1);
           return out;
         })
-        .build();
+        .batch(ew_batch(&mul_p)).build();
 // Integer division truncates toward zero (C and XLA); x / 0 gives 0 instead of trapping.
 // d(x / y) = dx / y - dy x / y^2; linear in the numerator.
 const Primitive div_p =
@@ -277,7 +312,7 @@ const Primitive div_p =
           if (cts[0].defined() && linear[0]) out[0] = ct_for_input(ldiv(cts[0], args[1]), 0);
           return out;
         })
-        .build();
+        .batch(ew_batch(&div_p)).build();
 // Remainder with the sign of the dividend (C fmod / XLA rem); integer x % 0 gives 0.
 // rem(x, y) = x - y trunc(x / y): d = dx - dy trunc(x / y), as JAX.
 const Primitive rem_p =
@@ -288,20 +323,20 @@ const Primitive rem_p =
                           Array trunc = lmul(bind1(sign_p, {q}), bind1(floor_p, {bind1(abs_p, {q})}));
                           return lmul(lneg(t), trunc);
                         }))
-        .build();
+        .batch(ew_batch(&rem_p)).build();
 // max/min propagate NaN, as XLA. The gradient is split evenly between equal operands (JAX).
 const Primitive max_p =
     elementwise_binary("max", any_dtype, "any")
         .jvp(binary_jvp(
             [](const Array& t, const Array& x, const Array& y, const Array& z) { return lmul(t, balanced_eq(x, z, y)); },
             [](const Array& t, const Array& x, const Array& y, const Array& z) { return lmul(t, balanced_eq(y, z, x)); }))
-        .build();
+        .batch(ew_batch(&max_p)).build();
 const Primitive min_p =
     elementwise_binary("min", any_dtype, "any")
         .jvp(binary_jvp(
             [](const Array& t, const Array& x, const Array& y, const Array& z) { return lmul(t, balanced_eq(x, z, y)); },
             [](const Array& t, const Array& x, const Array& y, const Array& z) { return lmul(t, balanced_eq(y, z, x)); }))
-        .build();
+        .batch(ew_batch(&min_p)).build();
 // d x^y = dx (y == 0 ? 0 : y x^(y-1)) + dy log(x) x^y, with log(0) read as log(1) (JAX).
 const Primitive pow_p =
     elementwise_binary("pow", float_dtype, "floating-point")
@@ -313,7 +348,7 @@ const Primitive pow_p =
             [](const Array& t, const Array& x, const Array&, const Array& z) {
               return lmul(t, lmul(bind1(log_p, {replace_zero(x)}), z));
             }))
-        .build();
+        .batch(ew_batch(&pow_p)).build();
 // d atan2(x, y) = (y dx - x dy) / (x^2 + y^2).
 const Primitive atan2_p =
     elementwise_binary("atan2", float_dtype, "floating-point")
@@ -324,18 +359,18 @@ const Primitive atan2_p =
             [](const Array& t, const Array& x, const Array& y, const Array&) {
               return lmul(t, ldiv(lneg(x), ladd(lsquare(x), lsquare(y))));
             }))
-        .build();
+        .batch(ew_batch(&atan2_p)).build();
 
 // Comparisons and logical ops have bool (or integer) outputs: zero tangents.
-const Primitive eq_p = comparison("eq").jvp(zero_jvp()).build();
-const Primitive ne_p = comparison("ne").jvp(zero_jvp()).build();
-const Primitive lt_p = comparison("lt").jvp(zero_jvp()).build();
-const Primitive le_p = comparison("le").jvp(zero_jvp()).build();
-const Primitive gt_p = comparison("gt").jvp(zero_jvp()).build();
-const Primitive ge_p = comparison("ge").jvp(zero_jvp()).build();
-const Primitive and_p = elementwise_binary("and", int_or_bool_dtype, "bool or integer").jvp(zero_jvp()).build();
-const Primitive or_p = elementwise_binary("or", int_or_bool_dtype, "bool or integer").jvp(zero_jvp()).build();
-const Primitive not_p = elementwise_unary("not", int_or_bool_dtype, "a bool or integer").jvp(zero_jvp()).build();
+const Primitive eq_p = comparison("eq").jvp(zero_jvp()).batch(ew_batch(&eq_p)).build();
+const Primitive ne_p = comparison("ne").jvp(zero_jvp()).batch(ew_batch(&ne_p)).build();
+const Primitive lt_p = comparison("lt").jvp(zero_jvp()).batch(ew_batch(&lt_p)).build();
+const Primitive le_p = comparison("le").jvp(zero_jvp()).batch(ew_batch(&le_p)).build();
+const Primitive gt_p = comparison("gt").jvp(zero_jvp()).batch(ew_batch(&gt_p)).build();
+const Primitive ge_p = comparison("ge").jvp(zero_jvp()).batch(ew_batch(&ge_p)).build();
+const Primitive and_p = elementwise_binary("and", int_or_bool_dtype, "bool or integer").jvp(zero_jvp()).batch(ew_batch(&and_p)).build();
+const Primitive or_p = elementwise_binary("or", int_or_bool_dtype, "bool or integer").jvp(zero_jvp()).batch(ew_batch(&or_p)).build();
+const Primitive not_p = elementwise_unary("not", int_or_bool_dtype, "a bool or integer").jvp(zero_jvp()).batch(ew_batch(&not_p)).build();
 
 // neg is linear: d(-x) = -dx, and its transpose is itself.
 const Primitive neg_p = numeric_unary("neg")
@@ -344,130 +379,130 @@ const Primitive neg_p = numeric_unary("neg")
                                           std::span<const bool>, const Params&) {
                               return std::vector<Array>{cts[0].defined() ? lneg(cts[0]) : Array()};
                             })
-                            .build();
+                            .batch(ew_batch(&neg_p)).build();
 // sign is piecewise constant: zero tangent (as JAX).
-const Primitive sign_p = numeric_unary("sign").jvp(zero_jvp()).build();
+const Primitive sign_p = numeric_unary("sign").jvp(zero_jvp()).batch(ew_batch(&sign_p)).build();
 // d x^2 = 2 x dx.
 const Primitive square_p =
     numeric_unary("square")
         .jvp(unary_jvp([](const Array& t, const Array& x, const Array&) { return lmul(t, lmul(cst(2, x), x)); }))
-        .build();
+        .batch(ew_batch(&square_p)).build();
 // d |x| = (x >= 0 ? dx : -dx), so the derivative at 0 is 1 (as JAX).
 const Primitive abs_p =
     elementwise_unary("abs", signed_or_float_dtype, "a signed integer or floating-point")
         .jvp(unary_jvp([](const Array& t, const Array& x, const Array&) {
           return lselect(bind1(ge_p, {x, cst(0, x)}), lneg(t), t);
         }))
-        .build();
+        .batch(ew_batch(&abs_p)).build();
 
 // d exp x = exp(x) dx.
 const Primitive exp_p =
-    float_unary("exp").jvp(unary_jvp([](const Array& t, const Array&, const Array& y) { return lmul(t, y); })).build();
+    float_unary("exp").jvp(unary_jvp([](const Array& t, const Array&, const Array& y) { return lmul(t, y); })).batch(ew_batch(&exp_p)).build();
 // d log x = dx / x (inf at 0, as JAX).
 const Primitive log_p =
-    float_unary("log").jvp(unary_jvp([](const Array& t, const Array& x, const Array&) { return ldiv(t, x); })).build();
+    float_unary("log").jvp(unary_jvp([](const Array& t, const Array& x, const Array&) { return ldiv(t, x); })).batch(ew_batch(&log_p)).build();
 // d log1p x = dx / (1 + x).
 const Primitive log1p_p = float_unary("log1p")
                               .jvp(unary_jvp([](const Array& t, const Array& x, const Array&) {
                                 return ldiv(t, ladd(x, cst(1, x)));
                               }))
-                              .build();
+                              .batch(ew_batch(&log1p_p)).build();
 // d expm1 x = (expm1(x) + 1) dx.
 const Primitive expm1_p = float_unary("expm1")
                               .jvp(unary_jvp([](const Array& t, const Array& x, const Array& y) {
                                 return lmul(t, ladd(y, cst(1, x)));
                               }))
-                              .build();
+                              .batch(ew_batch(&expm1_p)).build();
 // d sin x = cos x dx.
 const Primitive sin_p = float_unary("sin")
                             .jvp(unary_jvp([](const Array& t, const Array& x, const Array&) {
                               return lmul(t, bind1(cos_p, {x}));
                             }))
-                            .build();
+                            .batch(ew_batch(&sin_p)).build();
 // d cos x = -sin x dx.
 const Primitive cos_p = float_unary("cos")
                             .jvp(unary_jvp([](const Array& t, const Array& x, const Array&) {
                               return lneg(lmul(t, bind1(sin_p, {x})));
                             }))
-                            .build();
+                            .batch(ew_batch(&cos_p)).build();
 // d tan x = (1 + tan^2 x) dx.
 const Primitive tan_p = float_unary("tan")
                             .jvp(unary_jvp([](const Array& t, const Array& x, const Array& y) {
                               return lmul(t, ladd(cst(1, x), lsquare(y)));
                             }))
-                            .build();
+                            .batch(ew_batch(&tan_p)).build();
 // d tanh x = (1 + tanh x)(1 - tanh x) dx.
 const Primitive tanh_p = float_unary("tanh")
                              .jvp(unary_jvp([](const Array& t, const Array& x, const Array& y) {
                                return lmul(t, lmul(ladd(cst(1, x), y), lsub(cst(1, x), y)));
                              }))
-                             .build();
+                             .batch(ew_batch(&tanh_p)).build();
 // d sinh x = cosh x dx; d cosh x = sinh x dx.
 const Primitive sinh_p = float_unary("sinh")
                              .jvp(unary_jvp([](const Array& t, const Array& x, const Array&) {
                                return lmul(t, bind1(cosh_p, {x}));
                              }))
-                             .build();
+                             .batch(ew_batch(&sinh_p)).build();
 const Primitive cosh_p = float_unary("cosh")
                              .jvp(unary_jvp([](const Array& t, const Array& x, const Array&) {
                                return lmul(t, bind1(sinh_p, {x}));
                              }))
-                             .build();
+                             .batch(ew_batch(&cosh_p)).build();
 // d asin x = dx / sqrt(1 - x^2); d acos x = -dx / sqrt(1 - x^2); d atan x = dx / (1 + x^2).
 const Primitive asin_p = float_unary("asin")
                              .jvp(unary_jvp([](const Array& t, const Array& x, const Array&) {
                                return lmul(t, bind1(rsqrt_p, {lsub(cst(1, x), lsquare(x))}));
                              }))
-                             .build();
+                             .batch(ew_batch(&asin_p)).build();
 const Primitive acos_p = float_unary("acos")
                              .jvp(unary_jvp([](const Array& t, const Array& x, const Array&) {
                                return lmul(t, lneg(bind1(rsqrt_p, {lsub(cst(1, x), lsquare(x))})));
                              }))
-                             .build();
+                             .batch(ew_batch(&acos_p)).build();
 const Primitive atan_p = float_unary("atan")
                              .jvp(unary_jvp([](const Array& t, const Array& x, const Array&) {
                                return ldiv(t, ladd(cst(1, x), lsquare(x)));
                              }))
-                             .build();
+                             .batch(ew_batch(&atan_p)).build();
 // d sqrt x = dx / (2 sqrt x) (inf at 0, as JAX).
 const Primitive sqrt_p = float_unary("sqrt")
                              .jvp(unary_jvp([](const Array& t, const Array& x, const Array& y) {
                                return lmul(t, ldiv(cst(0.5, x), y));
                              }))
-                             .build();
+                             .batch(ew_batch(&sqrt_p)).build();
 // d x^(-1/2) = -x^(-1/2) / (2 x) dx.
 const Primitive rsqrt_p = float_unary("rsqrt")
                               .jvp(unary_jvp([](const Array& t, const Array& x, const Array& y) {
                                 return lmul(t, lmul(cst(-0.5, x), ldiv(y, x)));
                               }))
-                              .build();
+                              .batch(ew_batch(&rsqrt_p)).build();
 // floor, ceil and round are piecewise constant: zero tangents.
-const Primitive floor_p = float_unary("floor").jvp(zero_jvp()).build();
-const Primitive ceil_p = float_unary("ceil").jvp(zero_jvp()).build();
+const Primitive floor_p = float_unary("floor").jvp(zero_jvp()).batch(ew_batch(&floor_p)).build();
+const Primitive ceil_p = float_unary("ceil").jvp(zero_jvp()).batch(ew_batch(&ceil_p)).build();
 // d erf x = 2 / sqrt(pi) exp(-x^2) dx.
 const Primitive erf_p = float_unary("erf")
                             .jvp(unary_jvp([](const Array& t, const Array& x, const Array&) {
                               constexpr double two_over_sqrt_pi = 1.12837916709551257390;
                               return lmul(t, lmul(cst(two_over_sqrt_pi, x), bind1(exp_p, {lneg(lsquare(x))})));
                             }))
-                            .build();
+                            .batch(ew_batch(&erf_p)).build();
 // d lgamma x = digamma(x) dx.
 const Primitive lgamma_p = float_unary("lgamma")
                                .jvp(unary_jvp([](const Array& t, const Array& x, const Array&) {
                                  return lmul(t, bind1(digamma_p, {x}));
                                }))
-                               .build();
+                               .batch(ew_batch(&lgamma_p)).build();
 // d digamma x = polygamma(1, x) dx (trigamma above, built from jx ops).
 const Primitive digamma_p =
     float_unary("digamma")
         .jvp(unary_jvp([](const Array& t, const Array& x, const Array&) { return lmul(t, trigamma(x)); }))
-        .build();
+        .batch(ew_batch(&digamma_p)).build();
 // d logistic x = y (1 - y) dx.
 const Primitive logistic_p = float_unary("logistic")
                                  .jvp(unary_jvp([](const Array& t, const Array& x, const Array& y) {
                                    return lmul(t, lmul(y, lsub(cst(1, x), y)));
                                  }))
-                                 .build();
+                                 .batch(ew_batch(&logistic_p)).build();
 
 const Primitive round_p =
     PrimitiveBuilder("round")
@@ -483,7 +518,7 @@ const Primitive round_p =
           return std::vector<AbstractValue>{in[0]};
         })
         .jvp(zero_jvp())
-        .build();
+        .batch(ew_batch(&round_p)).build();
 
 const Primitive is_finite_p =
     PrimitiveBuilder("is_finite")
@@ -494,7 +529,7 @@ const Primitive is_finite_p =
           return std::vector<AbstractValue>{{DType::bool_, in[0].shape, false}};
         })
         .jvp(zero_jvp())
-        .build();
+        .batch(ew_batch(&is_finite_p)).build();
 
 // d x^n = n x^(n-1) dx (zero for n = 0).
 const Primitive integer_pow_p =
@@ -518,7 +553,7 @@ const Primitive integer_pow_p =
           const Array& x = primals[0];
           return {lmul(tangents[0], lmul(cst(static_cast<double>(y), x), lipow(x, y - 1)))};
         })
-        .build();
+        .batch(ew_batch(&integer_pow_p)).build();
 
 const Primitive select_n_p =
     PrimitiveBuilder("select_n")
@@ -579,10 +614,10 @@ const Primitive select_n_p =
           }
           return out;
         })
-        .build();
+        .batch(select_n_batch_rule).build();
 
 // stop_gradient: the identity with a zero tangent.
-const Primitive stop_gradient_p = elementwise_unary("stop_gradient", any_dtype, "any").jvp(zero_jvp()).build();
+const Primitive stop_gradient_p = elementwise_unary("stop_gradient", any_dtype, "any").jvp(zero_jvp()).batch(ew_batch(&stop_gradient_p)).build();
 
 const Primitive convert_element_type_p =
     PrimitiveBuilder("convert_element_type")
@@ -609,7 +644,7 @@ const Primitive convert_element_type_p =
           return std::vector<Array>{
               bind1(convert_element_type_p, {cts[0]}, Params{{"new_dtype", in.dtype}, {"weak_type", in.weak_type}})};
         })
-        .build();
+        .batch(ew_batch(&convert_element_type_p)).build();
 
 // ---- numpy-level ops -------------------------------------------------------------------------
 
