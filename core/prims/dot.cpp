@@ -122,6 +122,60 @@ std::vector<Array> dot_general_transpose(std::span<const Array> cts, std::span<c
   return out;
 }
 
+// ---- batching (as jax/_src/lax/lax.py: _dot_general_batch_rule / _dot_general_batch_dim_nums) --
+
+// Dims shifted past an inserted axis at `b` (JAX's bump_dims).
+Dims bump_dims(const Dims& dims, int64_t b) {
+  Dims out;
+  for (auto d : dims) out.push_back(d + (d >= b ? 1 : 0));
+  return out;
+}
+
+// Both operands mapped: the two batch axes become a new leading dot_general batch dimension
+// (output batch axis 0). One mapped: its batch axis is a free dimension of that operand and
+// lands among the output's dims for that operand (lhs free dims follow the batch dims, rhs free
+// dims follow the lhs ones), so no operand is transposed or broadcast.
+std::pair<std::vector<Array>, std::vector<BatchDim>> dot_general_batch(std::span<const Array> args,
+                                                                       std::span<const BatchDim> dims,
+                                                                       const Params& p) {
+  Dims lc = p.get_ints("lhs_contracting"), rc = p.get_ints("rhs_contracting");
+  Dims lb = p.get_ints("lhs_batch"), rb = p.get_ints("rhs_batch");
+  const BatchDim lbd = dims[0], rbd = dims[1];
+  int64_t out_dim = 0;
+  auto count_less = [](const Dims& v, int64_t b) {
+    int64_t n = 0;
+    for (auto d : v) n += d < b ? 1 : 0;
+    return n;
+  };
+  if (lbd && rbd) {
+    Dims nlb{*lbd}, nrb{*rbd};
+    for (auto d : bump_dims(lb, *lbd)) nlb.push_back(d);
+    for (auto d : bump_dims(rb, *rbd)) nrb.push_back(d);
+    lc = bump_dims(lc, *lbd);
+    rc = bump_dims(rc, *rbd);
+    lb = nlb;
+    rb = nrb;
+    out_dim = 0;
+  } else if (lbd) {
+    // Logical lhs free dims before the batch axis precede it in the output.
+    const int64_t logical_ndim = args[0].ndim() - 1;
+    out_dim = static_cast<int64_t>(lb.size()) + count_less(remaining(logical_ndim, lc, lb), *lbd);
+    lb = bump_dims(lb, *lbd);
+    lc = bump_dims(lc, *lbd);
+  } else {
+    const int64_t logical_ndim = args[1].ndim() - 1;
+    out_dim = args[0].ndim() - static_cast<int64_t>(lc.size()) + count_less(remaining(logical_ndim, rc, rb), *rbd);
+    rb = bump_dims(rb, *rbd);
+    rc = bump_dims(rc, *rbd);
+  }
+  Params q = p;
+  q.set("lhs_contracting", lc);
+  q.set("rhs_contracting", rc);
+  q.set("lhs_batch", lb);
+  q.set("rhs_batch", rb);
+  return {{bind1(dot_general_p, {args[0], args[1]}, q)}, {BatchDim(out_dim)}};
+}
+
 }  // namespace
 
 const Primitive dot_general_p =
@@ -189,6 +243,7 @@ const Primitive dot_general_p =
           return std::vector<Array>{t};
         })
         .transpose(dot_general_transpose)
+        .batch(dot_general_batch)
         .sample({AbstractValue{DType::float32, {3, 4}, false}, AbstractValue{DType::float32, {4, 5}, false}},
                 Params{{"lhs_contracting", std::vector<int64_t>{1}},
                        {"rhs_contracting", std::vector<int64_t>{0}},

@@ -1,0 +1,135 @@
+// Batching rules of the contraction and window primitives: dot_general (and the linalg ops built
+// on it), conv_general_dilated, reduce_window_{sum,max,min} (and max_pool / avg_pool). vmap
+// against the loop over slices (check_vmap) for mapped/unmapped operands at leading, middle and
+// trailing axes, nesting, and composition with grad.
+#include "testing/check_grads.h"
+#include "testing/check_vmap.h"
+
+#include <sstream>
+
+using namespace jx;
+using testing::check_vmap;
+using testing::uniform;
+using Args = std::vector<Array>;
+using InAxes = std::vector<std::optional<int>>;
+
+namespace {
+
+constexpr int64_t kB = 3;  // batch size used throughout
+
+// A random operand whose per-example shape is `logical`, with a batch axis of size kB inserted at
+// `axis` (negative counts from the end of the batched shape), or `logical` itself when unmapped.
+Array batched(Shape logical, std::optional<int> axis, unsigned seed, DType dt = float64) {
+  if (axis) {
+    int rank = static_cast<int>(logical.size()) + 1;
+    int a = *axis < 0 ? *axis + rank : *axis;
+    logical.insert(logical.begin() + a, kB);
+  }
+  return uniform(logical, -1.0, 1.0, dt, seed);
+}
+
+// Every combination of the given per-operand axes (a nullopt entry = unmapped) with at least one
+// operand mapped. For each operand, the axes are clamped to its batched rank.
+std::vector<InAxes> axis_combos(const std::vector<Shape>& shapes, const std::vector<std::optional<int>>& choices) {
+  std::vector<InAxes> out{{}};
+  for (auto& s : shapes) {
+    std::vector<InAxes> next;
+    for (auto& prefix : out)
+      for (auto c : choices) {
+        if (c && (*c > static_cast<int>(s.size()) || *c < -static_cast<int>(s.size()) - 1)) continue;
+        auto p = prefix;
+        p.push_back(c);
+        next.push_back(p);
+      }
+    out = next;
+  }
+  std::vector<InAxes> mapped;
+  for (auto& c : out) {
+    bool any = false;
+    for (auto& a : c) any |= a.has_value();
+    if (any) mapped.push_back(c);
+  }
+  return mapped;
+}
+
+std::string axes_str(const InAxes& axes) {
+  std::string s = "in_axes (";
+  for (size_t i = 0; i < axes.size(); ++i) s += (i ? ", " : "") + (axes[i] ? std::to_string(*axes[i]) : "none");
+  return s + ")";
+}
+
+// check_vmap of f over every axis combination of operands with the given per-example shapes,
+// with out_axis 0 and the last output axis.
+void check_all_axes(const testing::VecFnV& f, const std::vector<Shape>& shapes, DType dt = float64,
+                    std::vector<std::optional<int>> choices = {std::nullopt, 0, 1, -1}) {
+  int out_rank = -1;
+  {
+    Args example;
+    for (size_t i = 0; i < shapes.size(); ++i) example.push_back(batched(shapes[i], std::nullopt, 1, dt));
+    out_rank = static_cast<int>(f(example).ndim()) + 1;
+  }
+  unsigned seed = 10;
+  for (auto& axes : axis_combos(shapes, choices)) {
+    Args args;
+    for (size_t i = 0; i < shapes.size(); ++i) args.push_back(batched(shapes[i], axes[i], seed++, dt));
+    for (int out_axis : {0, out_rank - 1}) {
+      INFO(axes_str(axes), ", out_axis ", out_axis);
+      check_vmap(f, args, axes, out_axis);
+    }
+  }
+}
+
+Array dg(const Array& a, const Array& b, lax::DotDimensionNumbers d) {
+  return lax::dot_general(a, b, d.contracting, d.batch);
+}
+
+}  // namespace
+
+// ---- dot_general ----------------------------------------------------------------------------
+
+TEST_CASE("dot_general: vmap equals the loop for every layout and mapped axis") {
+  struct Case {
+    const char* name;
+    Shape lhs, rhs;
+    lax::DotDimensionNumbers d;
+  };
+  std::vector<Case> cases = {
+      {"matrix . matrix", {3, 4}, {4, 5}, {{{1}, {0}}, {{}, {}}}},
+      {"leading batch dims", {2, 4, 3}, {2, 4, 5}, {{{1}, {1}}, {{0}, {0}}}},
+      {"two contracting dims in swapped order", {4, 3, 2}, {2, 5, 4}, {{{0, 2}, {2, 0}}, {{}, {}}}},
+      {"vector . vector (0-d result)", {4}, {4}, {{{0}, {0}}, {{}, {}}}},
+      {"outer product (no contraction)", {3}, {2}, {{{}, {}}, {{}, {}}}},
+      {"batch dims not leading", {3, 2, 4}, {4, 5, 2}, {{{2}, {0}}, {{1}, {2}}}},
+      {"matrix . vector", {2, 4}, {4}, {{{1}, {0}}, {{}, {}}}},
+  };
+  for (auto& c : cases) {
+    INFO(c.name);
+    check_all_axes([d = c.d](const Args& a) { return dg(a[0], a[1], d); }, {c.lhs, c.rhs});
+  }
+}
+
+TEST_CASE("dot_general: float32 (oneDNN path) and preferred_element_type batch like the loop") {
+  lax::DotDimensionNumbers d{{{1}, {0}}, {{}, {}}};
+  check_all_axes([d](const Args& a) { return dg(a[0], a[1], d); }, {{3, 4}, {4, 5}}, float32);
+  check_all_axes(
+      [](const Args& a) { return lax::dot_general(a[0], a[1], {{1}, {0}}, {{}, {}}, float64); }, {{3, 4}, {4, 2}},
+      float32, {std::nullopt, 1});
+}
+
+TEST_CASE("dot_general: batching rule puts the batch axis where JAX does, with no transposes") {
+  // Only the lhs mapped, at its axis 1 (between free dim 0 and contracting dim): the batch axis
+  // is a free dim of the lhs and stays between the lhs free dims in the output.
+  Array x = batched({2, 4}, 1, 1), y = batched({4, 5}, std::nullopt, 2);
+  auto f = [](const Args& a) { return matmul(a[0], a[1]); };
+  auto g = vmap(f, {Axis::list({1, none})}, {Axis(1)});
+  Array got = g(Args{x, y});
+  CHECK(got.shape() == Shape{2, kB, 5});
+  auto jaxpr = make_jaxpr([&](const Array& p, const Array& q) { return g(Args{p, q}); })(x, y);
+  std::ostringstream os;
+  os << jaxpr;
+  std::string text = os.str();
+  INFO(text);
+  CHECK(text.find("transpose") == std::string::npos);
+  CHECK(text.find("broadcast") == std::string::npos);
+  CHECK(text.find("dot_general") != std::string::npos);
+}
