@@ -258,24 +258,73 @@ std::vector<Array> cumprod_jvp(std::span<const Array> primals, std::span<const A
   return {t};
 }
 
+// ---- batching rules ---------------------------------------------------------------------------
+
+// Reductions and arg-reductions (JAX's _reduction_batch_rule / _argminmax_batch_rule): the batch
+// axis stays where it is; the reduced axes are shifted past it, and the batch axis of the output
+// moves left by the number of reduced axes before it. No transpose is staged.
+BatchRule reduce_batch_rule(const Primitive* prim) {
+  return [prim](std::span<const Array> args, std::span<const BatchDim> dims, const Params& params) {
+    const int64_t batch_dim = *dims[0];
+    std::vector<int64_t> axes;
+    int64_t out_dim = batch_dim;
+    for (int64_t a : params.get_ints("axes")) {
+      const int64_t physical = a < batch_dim ? a : a + 1;  // sorted order is preserved
+      axes.push_back(physical);
+      if (physical < batch_dim) --out_dim;
+    }
+    Params p = params;
+    p.set("axes", axes);
+    return std::pair{jx::bind(*prim, args, p), std::vector<BatchDim>{out_dim}};
+  };
+}
+
+// cumsum / cumprod: the scanned axis is shifted past the batch axis, which stays in place.
+BatchRule cumulative_batch_rule(const Primitive* prim) {
+  return [prim](std::span<const Array> args, std::span<const BatchDim> dims, const Params& params) {
+    const int64_t batch_dim = *dims[0];
+    const int64_t axis = params.get_int("axis");
+    Params p = params;
+    p.set("axis", axis < batch_dim ? axis : axis + 1);
+    return std::pair{jx::bind(*prim, args, p), std::vector<BatchDim>{batch_dim}};
+  };
+}
+
 }  // namespace
 
 const Primitive reduce_sum_p = monoid_reduce("reduce_sum", detail::numeric_dtype, "a numeric")
                                    .jvp(reduce_sum_jvp)
                                    .transpose(reduce_sum_transpose)
+                                   .batch(reduce_batch_rule(&reduce_sum_p))
                                    .build();
-const Primitive reduce_prod_p =
-    monoid_reduce("reduce_prod", detail::numeric_dtype, "a numeric").jvp(reduce_prod_jvp).build();
-const Primitive reduce_max_p = monoid_reduce("reduce_max", detail::any_dtype, "any").jvp(reduce_chooser_jvp).build();
-const Primitive reduce_min_p = monoid_reduce("reduce_min", detail::any_dtype, "any").jvp(reduce_chooser_jvp).build();
-const Primitive reduce_and_p =
-    monoid_reduce("reduce_and", and_or_dtype, "a bool or integer", DType::bool_).jvp(zero_jvp).build();
-const Primitive reduce_or_p =
-    monoid_reduce("reduce_or", and_or_dtype, "a bool or integer", DType::bool_).jvp(zero_jvp).build();
-const Primitive argmax_p = arg_reduce("argmax").jvp(zero_jvp).build();
-const Primitive argmin_p = arg_reduce("argmin").jvp(zero_jvp).build();
-const Primitive cumsum_p = cumulative("cumsum").jvp(cumsum_jvp).transpose(cumsum_transpose).build();
-const Primitive cumprod_p = cumulative("cumprod").jvp(cumprod_jvp).build();
+const Primitive reduce_prod_p = monoid_reduce("reduce_prod", detail::numeric_dtype, "a numeric")
+                                    .jvp(reduce_prod_jvp)
+                                    .batch(reduce_batch_rule(&reduce_prod_p))
+                                    .build();
+const Primitive reduce_max_p = monoid_reduce("reduce_max", detail::any_dtype, "any")
+                                   .jvp(reduce_chooser_jvp)
+                                   .batch(reduce_batch_rule(&reduce_max_p))
+                                   .build();
+const Primitive reduce_min_p = monoid_reduce("reduce_min", detail::any_dtype, "any")
+                                   .jvp(reduce_chooser_jvp)
+                                   .batch(reduce_batch_rule(&reduce_min_p))
+                                   .build();
+const Primitive reduce_and_p = monoid_reduce("reduce_and", and_or_dtype, "a bool or integer", DType::bool_)
+                                   .jvp(zero_jvp)
+                                   .batch(reduce_batch_rule(&reduce_and_p))
+                                   .build();
+const Primitive reduce_or_p = monoid_reduce("reduce_or", and_or_dtype, "a bool or integer", DType::bool_)
+                                  .jvp(zero_jvp)
+                                  .batch(reduce_batch_rule(&reduce_or_p))
+                                  .build();
+const Primitive argmax_p = arg_reduce("argmax").jvp(zero_jvp).batch(reduce_batch_rule(&argmax_p)).build();
+const Primitive argmin_p = arg_reduce("argmin").jvp(zero_jvp).batch(reduce_batch_rule(&argmin_p)).build();
+const Primitive cumsum_p = cumulative("cumsum")
+                               .jvp(cumsum_jvp)
+                               .transpose(cumsum_transpose)
+                               .batch(cumulative_batch_rule(&cumsum_p))
+                               .build();
+const Primitive cumprod_p = cumulative("cumprod").jvp(cumprod_jvp).batch(cumulative_batch_rule(&cumprod_p)).build();
 
 // ---- numpy-level reductions ------------------------------------------------------------------
 
