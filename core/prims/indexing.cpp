@@ -45,15 +45,6 @@ void check_dim_list(const char* op, const char* what, const std::vector<int64_t>
   }
 }
 
-/// The shape params that JVP rules record on the tangent equations they emit (a linear input
-/// reaches a transpose rule without a value, so its shape travels as a param): when present they
-/// must match the actual input.
-void check_shape_param(const char* op, const Params& p, const char* name, const AbstractValue& v) {
-  if (p.has(name) && p.get_ints(name) != v.shape) {
-    throw_error<ShapeError>("[", op, "] ", name, "=", shape_str(p.get_ints(name)), " does not match ", v.str());
-  }
-}
-
 void check_index_dtype(const char* op, const AbstractValue& idx) {
   if (!is_integer(idx.dtype)) {
     throw_error<DTypeError>("[", op, "] indices must have an integer dtype, got ", idx.str());
@@ -80,7 +71,6 @@ void check_starts(const char* op, const AbstractValue& operand, std::span<const 
 std::vector<AbstractValue> dynamic_slice_rule(std::span<const AbstractValue> in, const Params& p) {
   const auto& x = in[0];
   check_starts("dynamic_slice", x, in.subspan(1));
-  check_shape_param("dynamic_slice", p, "operand_shape", x);
   const auto& sizes = p.get_ints("slice_sizes");
   bool fits = static_cast<int64_t>(sizes.size()) == x.ndim();
   for (size_t d = 0; fits && d < sizes.size(); ++d) fits = sizes[d] >= 0 && sizes[d] <= x.shape[d];
@@ -94,7 +84,6 @@ std::vector<AbstractValue> dynamic_update_slice_rule(std::span<const AbstractVal
   JX_CHECK(in.size() >= 2, "dynamic_update_slice takes an operand and an update");
   const auto& x = in[0];
   const auto& u = in[1];
-  check_shape_param("dynamic_update_slice", p, "update_shape", u);
   if (u.dtype != x.dtype) {
     throw_error<DTypeError>("[dynamic_update_slice] update ", u.str(), " must have the dtype of operand ", x.str());
   }
@@ -114,7 +103,6 @@ std::vector<AbstractValue> gather_rule(std::span<const AbstractValue> in, const 
   const auto& start_map = p.get_ints("start_index_map");
   const auto& sizes = p.get_ints("slice_sizes");
   check_index_dtype("gather", idx);
-  check_shape_param("gather", p, "operand_shape", x);
   std::string ctx = detail::cat("operand ", x.str(), " and indices ", idx.str());
   if (idx.ndim() < 1) {
     throw_error<ShapeError>("[gather] indices need a trailing index-vector dimension, got ", ctx);
@@ -167,7 +155,6 @@ std::vector<AbstractValue> scatter_rule(const char* op, std::span<const Abstract
   const auto& inserted = p.get_ints("inserted_window_dims");
   const auto& to_operand = p.get_ints("scatter_dims_to_operand_dims");
   check_index_dtype(op, idx);
-  check_shape_param(op, p, "updates_shape", u);
   if (u.dtype != x.dtype) {
     throw_error<DTypeError>("[", op, "] updates ", u.str(), " must have the dtype of operand ", x.str());
   }
@@ -216,25 +203,14 @@ std::vector<AbstractValue> scatter_rule(const char* op, std::span<const Abstract
 
 // ---- autodiff ---------------------------------------------------------------------------------
 // Rules are written with ops and binds only, so they are differentiable and traceable again.
-// A linear input reaches a transpose rule as an undefined Array, so the JVP rules record the
-// shape the transpose will need as a param of the tangent equation they emit (operand_shape,
-// update_shape, updates_shape; checked by the shape rules). Index operands never carry tangents.
+// A linear input reaches a transpose rule as an undefined Array; its shape is read from
+// transpose_input_aval (core/rules.h). Index operands never carry tangents.
 // Out-of-range semantics stay consistent: reads clamp (dynamic_slice, gather), scatters drop a
 // window that does not fit, so a dropped update gets a zero cotangent.
 
-Params with_param(Params p, const char* name, ParamValue value) {
-  p.set(name, std::move(value));
-  return p;
-}
-
-/// The shape of input `i` inside a transpose rule: from its value when it is not linear, else
-/// from the shape param recorded by the JVP rule that emitted the equation.
-Shape transpose_input_shape(const char* op, std::span<const Array> args, size_t i, const Params& p,
-                            const char* param) {
-  if (args[i].defined()) return args[i].shape();
-  JX_CHECK(p.has(param), "transpose of ", op, ": a linear input's shape is unknown (no '", param,
-           "' param; equations that get transposed come from the JVP rule, which records it)");
-  return p.get_ints(param);
+/// The shape of input `i` of the equation being transposed (a linear input has no value).
+Shape transpose_input_shape(std::span<const Array> args, size_t i) {
+  return args[i].defined() ? args[i].shape() : transpose_input_aval(i).shape;
 }
 
 /// Index operands [first, last) (last = -1: to the end) are integers and never linear.
@@ -247,13 +223,13 @@ void check_nonlinear(const char* op, std::span<const bool> linear, size_t first,
 Array bind_dynamic_slice(const Array& x, std::span<const Array> starts, const Shape& sizes) {
   std::vector<Array> args{x};
   args.insert(args.end(), starts.begin(), starts.end());
-  return bind1(dynamic_slice_p, args, Params{{"slice_sizes", sizes}, {"operand_shape", x.shape()}});
+  return bind1(dynamic_slice_p, args, Params{{"slice_sizes", sizes}});
 }
 
 Array bind_dynamic_update_slice(const Array& x, const Array& u, std::span<const Array> starts) {
   std::vector<Array> args{x, u};
   args.insert(args.end(), starts.begin(), starts.end());
-  return bind1(dynamic_update_slice_p, args, Params{{"update_shape", u.shape()}});
+  return bind1(dynamic_update_slice_p, args);
 }
 
 struct GatherDims {
@@ -265,8 +241,7 @@ Array bind_gather(const Array& x, const Array& idx, const GatherDims& g) {
                Params{{"offset_dims", g.offset_dims},
                       {"collapsed_slice_dims", g.collapsed},
                       {"start_index_map", g.start_map},
-                      {"slice_sizes", g.slice_sizes},
-                      {"operand_shape", x.shape()}});
+                      {"slice_sizes", g.slice_sizes}});
 }
 
 struct ScatterDims {
@@ -303,8 +278,7 @@ Array bind_scatter(const Primitive& prim, const Array& x, const Array& idx, cons
   return bind1(prim, {x, idx, u},
                Params{{"update_window_dims", s.window},
                       {"inserted_window_dims", s.inserted},
-                      {"scatter_dims_to_operand_dims", s.to_operand},
-                      {"updates_shape", u.shape()}});
+                      {"scatter_dims_to_operand_dims", s.to_operand}});
 }
 
 /// A constant vector of `dtype` (bounds for index arithmetic).
@@ -359,7 +333,7 @@ std::vector<Array> dynamic_slice_transpose(std::span<const Array> cts, std::span
   check_nonlinear("dynamic_slice", linear, 1);
   std::vector<Array> out(args.size());
   if (!linear[0] || !cts[0].defined()) return out;
-  Shape xs = transpose_input_shape("dynamic_slice", args, 0, p, "operand_shape");
+  Shape xs = transpose_input_shape(args, 0);
   out[0] = bind_dynamic_update_slice(zeros(xs, cts[0].dtype()), cts[0], args.subspan(1));
   return out;
 }
@@ -378,7 +352,7 @@ std::vector<Array> dynamic_update_slice_transpose(std::span<const Array> cts, st
   std::vector<Array> out(args.size());
   const Array& ct = cts[0];
   if (!ct.defined()) return out;
-  Shape us = transpose_input_shape("dynamic_update_slice", args, 1, p, "update_shape");
+  Shape us = transpose_input_shape(args, 1);
   auto starts = args.subspan(2);
   if (linear[0]) out[0] = bind_dynamic_update_slice(ct, zeros(us, ct.dtype()), starts);
   if (linear[1]) out[1] = bind_dynamic_slice(ct, starts, us);
@@ -403,7 +377,7 @@ std::vector<Array> gather_transpose(std::span<const Array> cts, std::span<const 
   check_nonlinear("gather", linear, 1);
   std::vector<Array> out(args.size());
   if (!linear[0] || !cts[0].defined()) return out;
-  Shape xs = transpose_input_shape("gather", args, 0, p, "operand_shape");
+  Shape xs = transpose_input_shape(args, 0);
   GatherDims g = gather_dims(p);
   ScatterDims s(g.offset_dims, g.collapsed, g.start_map);
   out[0] = bind_scatter(scatter_add_p, zeros(xs, cts[0].dtype()), clamp_gather_indices(args[1], xs, g), cts[0], s);
@@ -427,7 +401,7 @@ std::vector<Array> scatter_add_transpose(std::span<const Array> cts, std::span<c
   if (!ct.defined()) return out;
   if (linear[0]) out[0] = ct;
   if (linear[2]) {
-    Shape us = transpose_input_shape("scatter_add", args, 2, p, "updates_shape");
+    Shape us = transpose_input_shape(args, 2);
     ScatterDims s(p);
     Array g = bind_gather(ct, args[1], s.inverse(ct.ndim(), us));
     out[2] = masked(scatter_in_bounds(args[1], ct.shape(), us, s), g);
@@ -452,7 +426,7 @@ std::vector<Array> scatter_transpose(std::span<const Array> cts, std::span<const
   std::vector<Array> out(args.size());
   const Array& ct = cts[0];
   if (!ct.defined()) return out;
-  Shape us = transpose_input_shape("scatter", args, 2, p, "updates_shape");
+  Shape us = transpose_input_shape(args, 2);
   ScatterDims s(p);
   if (linear[0]) out[0] = bind_scatter(scatter_p, ct, args[1], zeros(us, ct.dtype()), s);
   if (linear[2]) {

@@ -31,10 +31,8 @@ extern const Primitive scatter_p, scatter_add_p, scatter_mul_p, scatter_min_p, s
 // values. scatter_mul's derivative handles duplicates and zero updates exactly to first order;
 // its second derivative misses the cross term d2/du_j du_k of two updates landing on one position
 // when u_j is exactly zero (it reads 0 there).
-// A linear input reaches a transpose rule without a value, so the tangent equations the JVP rules
-// emit carry its shape as a param: operand_shape (dynamic_slice, gather), update_shape
-// (dynamic_update_slice), updates_shape (scatter*). The shape rules check them when present; a
-// batching rule that changes those inputs' shapes must update them.
+// A linear input reaches a transpose rule without a value; the rules read its shape from
+// transpose_input_aval (core/rules.h), so no shape is recorded on the equations.
 
 namespace detail {
 /// An integer index (any shape) converted to `dtype`, negative values counted from the end of a
