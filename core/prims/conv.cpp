@@ -214,6 +214,63 @@ std::vector<Array> conv_transpose(std::span<const Array> cts, std::span<const Ar
   return out;
 }
 
+// ---- batching (as jax/_src/lax/convolution.py: _conv_general_dilated_batch_rule) -------------
+
+// Folds the vmapped axis into an existing one, runs one convolution, and splits it back out:
+//  - lhs only: the batch axis joins the lhs N dim (major); the output's N dim is split.
+//  - rhs only, feature_group_count 1: the batch axis joins the rhs O dim; the output's C is split.
+//  - rhs only, G > 1: the output features must stay group-major, so O is split into (G, O/G),
+//    the batch axis joins O/G, and (G, B*O/G) are merged back; the output's C is split the same
+//    way and regrouped as (B, G*O/G).
+//  - both: the batch axis joins the lhs C and the rhs O dims (major) and feature_group_count is
+//    multiplied by B, so example b's features only meet example b's kernel.
+// The spec letters index the per-example layout (JAX's _reshape_axis_into numbers `dst` after
+// `src` is removed), so the specs are passed through unchanged.
+std::pair<std::vector<Array>, std::vector<BatchDim>> conv_batch(std::span<const Array> args,
+                                                                std::span<const BatchDim> dims, const Params& p) {
+  const Array& lhs = args[0];
+  const Array& rhs = args[1];
+  const BatchDim lbd = dims[0], rbd = dims[1];
+  const int64_t rank = (lbd ? lhs.ndim() - 1 : lhs.ndim());
+  auto l = detail::conv_layout(p.get<std::string>("lhs_spec"), p.get<std::string>("rhs_spec"),
+                               p.get<std::string>("out_spec"), rank);
+  const int64_t G = p.get_int("feature_group_count");
+  auto conv_with = [&](const Array& x, const Array& w, int64_t groups) {
+    Params q = p;
+    q.set("feature_group_count", groups);
+    return bind1(conv_general_dilated_p, {x, w}, q);
+  };
+  if (lbd && rbd) {
+    const int64_t B = lhs.shape()[*lbd];
+    Array x = reshape_axis_into(*lbd, l.lhs_c, lhs);
+    Array w = reshape_axis_into(*rbd, l.rhs_o, rhs);
+    Array out = conv_with(x, w, G * B);
+    return {{reshape_axis_out_of(l.out_c, B, out)}, {BatchDim(l.out_c)}};
+  }
+  if (lbd) {
+    const int64_t B = lhs.shape()[*lbd];
+    Array x = reshape_axis_into(*lbd, l.lhs_n, lhs);
+    Array out = conv_with(x, rhs, G);
+    return {{reshape_axis_out_of(l.out_n, B, out)}, {BatchDim(l.out_n)}};
+  }
+  const int64_t B = rhs.shape()[*rbd];
+  if (G == 1) {
+    Array w = reshape_axis_into(*rbd, l.rhs_o, rhs);
+    Array out = conv_with(lhs, w, G);
+    return {{reshape_axis_out_of(l.out_c, B, out)}, {BatchDim(l.out_c)}};
+  }
+  // Physical rhs: O at l.rhs_o + (rbd <= rhs_o). Split O into (G, O/G), then fold the batch
+  // axis into O/G (now at rhs_o + 1 in the layout without the batch axis), then merge G back.
+  Array w = reshape_axis_out_of(l.rhs_o + (*rbd <= l.rhs_o ? 1 : 0), G, rhs);
+  w = reshape_axis_into(*rbd + (l.rhs_o < *rbd ? 1 : 0), l.rhs_o + 1, w);
+  w = reshape_axis_into(l.rhs_o, l.rhs_o, w);
+  Array out = conv_with(lhs, w, G);
+  out = reshape_axis_out_of(l.out_c, G, out);          // (G, B*O/G)
+  out = reshape_axis_out_of(l.out_c + 1, B, out);      // (G, B, O/G)
+  out = reshape_axis_into(l.out_c, l.out_c + 1, out);  // (B, G*O/G)
+  return {{out}, {BatchDim(l.out_c)}};
+}
+
 }  // namespace
 
 const Primitive conv_general_dilated_p =
@@ -295,6 +352,7 @@ const Primitive conv_general_dilated_p =
           return std::vector<Array>{t};
         })
         .transpose(conv_transpose)
+        .batch(conv_batch)
         .sample({AbstractValue{DType::float32, {1, 5, 5, 2}, false}, AbstractValue{DType::float32, {3, 3, 2, 3}, false}},
                 Params{{"window_strides", std::vector<int64_t>{1, 2}},
                        {"padding", IntPairs{{1, 1}, {0, 1}}},

@@ -103,7 +103,7 @@ TEST_CASE("dot_general: vmap equals the loop for every layout and mapped axis") 
       {"matrix . vector", {2, 4}, {4}, {{{1}, {0}}, {{}, {}}}},
   };
   for (auto& c : cases) {
-    INFO(c.name);
+    INFO(std::string(c.name));
     check_all_axes([d = c.d](const Args& a) { return dg(a[0], a[1], d); }, {c.lhs, c.rhs});
   }
 }
@@ -132,4 +132,61 @@ TEST_CASE("dot_general: batching rule puts the batch axis where JAX does, with n
   CHECK(text.find("transpose") == std::string::npos);
   CHECK(text.find("broadcast") == std::string::npos);
   CHECK(text.find("dot_general") != std::string::npos);
+}
+
+// ---- conv_general_dilated -------------------------------------------------------------------
+
+namespace {
+
+struct ConvCase {
+  const char* name;
+  Shape lhs, rhs;
+  std::vector<int64_t> strides;
+  Padding padding;
+  std::vector<int64_t> lhs_dilation, rhs_dilation;
+  lax::ConvDimensionNumbers dn;
+  int64_t groups;
+};
+
+testing::VecFnV conv_fn(const ConvCase& c) {
+  return [c](const Args& a) {
+    return lax::conv_general_dilated(a[0], a[1], c.strides, c.padding, c.lhs_dilation, c.rhs_dilation, c.dn,
+                                     c.groups);
+  };
+}
+
+std::vector<ConvCase> conv_cases() {
+  return {
+      {"NHWC/HWIO, stride 1, VALID", {2, 4, 4, 2}, {2, 2, 2, 3}, {1, 1}, "VALID", {}, {}, {"NHWC", "HWIO", "NHWC"}, 1},
+      {"NCHW/OIHW, strides, explicit padding, lhs and rhs dilation",
+       {1, 2, 5, 4},
+       {2, 2, 2, 2},
+       {2, 1},
+       Padding({{1, 0}, {0, 2}}),
+       {1, 2},
+       {2, 1},
+       {"NCHW", "OIHW", "NCHW"},
+       1},
+      {"feature groups 2, SAME", {2, 3, 3, 4}, {2, 2, 2, 4}, {1, 1}, "SAME", {}, {}, {"NHWC", "HWIO", "NHWC"}, 2},
+      {"depthwise (groups = channels), 1-d, odd layouts", {3, 5, 2}, {6, 2, 1}, {1}, "SAME", {}, {}, {"CWN", "OWI", "WNC"}, 3},
+  };
+}
+
+}  // namespace
+
+TEST_CASE("conv_general_dilated: vmap equals the loop with lhs, rhs or both mapped") {
+  for (auto& c : conv_cases()) {
+    INFO(std::string(c.name));
+    check_all_axes(conv_fn(c), {c.lhs, c.rhs});
+  }
+}
+
+TEST_CASE("conv_general_dilated: float32 (oneDNN path) batches like the loop") {
+  ConvCase c{"float32", {1, 4, 4, 4}, {3, 3, 2, 4}, {1, 1}, "SAME", {}, {}, {"NHWC", "HWIO", "NHWC"}, 2};
+  check_all_axes(conv_fn(c), {c.lhs, c.rhs}, float32, {std::nullopt, 0, -1});
+}
+
+TEST_CASE("conv: jx::conv (NHWC/HWIO) under vmap with strides and dilation") {
+  auto f = [](const Args& a) { return conv(a[0], a[1], {2, 1}, "SAME", {1, 2}); };
+  check_all_axes(f, {{1, 5, 5, 2}, {2, 2, 2, 3}}, float64, {std::nullopt, 0, 2});
 }
