@@ -20,40 +20,22 @@ std::string ints_str(const std::vector<int64_t>& v) { return shape_str(v); }
 std::vector<int64_t> to_ints(const std::vector<int>& v) { return std::vector<int64_t>(v.begin(), v.end()); }
 
 // ---- binding helpers -------------------------------------------------------------------------
-// Transpose rules get no aval for a linear input, so the primitives whose operand shape is not
-// recoverable from their params and the output record it: reshape and slice `operand_shape`,
-// concatenate `sizes` (each operand's extent along the dimension), broadcast_in_dim
-// `operand_shape` when a size-1 operand dim is expanded (otherwise it follows from the output).
-// Every bind in this file (public ops and rules) goes through these helpers.
-
-void check_operand_shape(const char* name, const AbstractValue& x, const Params& p) {
-  if (p.has("operand_shape") && p.get_ints("operand_shape") != x.shape) {
-    throw_error<ShapeError>("[", name, "] operand ", x.str(), " does not match the recorded operand_shape ",
-                            shape_str(p.get_ints("operand_shape")));
-  }
-}
+// Every bind in this file (public ops and rules) goes through these helpers. The params are
+// JAX's: a transpose rule reads the shapes of its linear (valueless) inputs from
+// transpose_input_aval, so no operand shape is recorded on the equations.
 
 Array bind_reshape(const Array& x, const Shape& shape) {
   if (x.shape() == shape) return x;
-  return bind1(reshape_p, {x}, Params{{"new_sizes", shape}, {"operand_shape", x.shape()}});
+  return bind1(reshape_p, {x}, Params{{"new_sizes", shape}});
 }
 
 Array bind_broadcast(const Array& x, const Shape& shape, const std::vector<int64_t>& dims) {
-  Params p{{"shape", shape}, {"broadcast_dimensions", dims}};
-  for (size_t i = 0; i < dims.size() && i < x.shape().size(); ++i) {
-    if (dims[i] >= 0 && dims[i] < static_cast<int64_t>(shape.size()) && x.shape()[i] == 1 && shape[dims[i]] != 1) {
-      p.set("operand_shape", x.shape());
-      break;
-    }
-  }
-  return bind1(broadcast_in_dim_p, {x}, p);
+  return bind1(broadcast_in_dim_p, {x}, Params{{"shape", shape}, {"broadcast_dimensions", dims}});
 }
 
 Array bind_slice(const Array& x, const std::vector<int64_t>& start, const std::vector<int64_t>& limit,
                  const std::vector<int64_t>& strides) {
-  return bind1(slice_p, {x},
-               Params{{"start_indices", start}, {"limit_indices", limit}, {"strides", strides},
-                      {"operand_shape", x.shape()}});
+  return bind1(slice_p, {x}, Params{{"start_indices", start}, {"limit_indices", limit}, {"strides", strides}});
 }
 
 Array bind_pad(const Array& x, const Array& v, const std::vector<int64_t>& cfg) {
@@ -61,9 +43,7 @@ Array bind_pad(const Array& x, const Array& v, const std::vector<int64_t>& cfg) 
 }
 
 Array bind_concat(std::span<const Array> xs, int64_t dim) {
-  std::vector<int64_t> sizes;
-  for (const auto& x : xs) sizes.push_back(x.ndim() > dim ? x.shape()[dim] : 0);
-  return bind1(concatenate_p, xs, Params{{"dimension", dim}, {"sizes", sizes}});
+  return bind1(concatenate_p, xs, Params{{"dimension", dim}});
 }
 
 Array bind_transpose(const Array& x, const std::vector<int64_t>& perm) {
@@ -75,15 +55,6 @@ Array bind_transpose(const Array& x, const std::vector<int64_t>& perm) {
 JvpRule linear_self_jvp(const Primitive* prim) {
   return [prim](std::span<const Array> primals, std::span<const Array> tangents, std::span<const Array> outs,
                 const Params& params) { return linear_jvp(*prim)(primals, tangents, outs, params); };
-}
-
-// The one recorded shape a transpose rule cannot do without.
-const std::vector<int64_t>& recorded(const char* name, const Params& p, const char* param) {
-  if (!p.has(param)) {
-    throw_error<ValueError>("[", name, "] cannot transpose: the equation does not record '", param,
-                            "' (bind it through the ops in core/prims/shape.cpp)");
-  }
-  return p.get_ints(param);
 }
 
 }  // namespace
@@ -114,7 +85,6 @@ const Primitive broadcast_in_dim_p =
           }
           for (auto d : shape)
             if (d < 0) throw_error<ShapeError>("[broadcast_in_dim] negative dimension in ", shape_str(shape));
-          check_operand_shape("broadcast_in_dim", x, p);
           return std::vector<AbstractValue>{{x.dtype, shape, x.weak_type}};
         })
         .jvp(linear_self_jvp(&broadcast_in_dim_p))
@@ -124,9 +94,7 @@ const Primitive broadcast_in_dim_p =
           if (!ct.defined()) return std::vector<Array>{Array()};
           const auto& shape = p.get_ints("shape");
           const auto& dims = p.get_ints("broadcast_dimensions");
-          Shape operand;
-          if (p.has("operand_shape")) operand = p.get_ints("operand_shape");
-          else for (auto d : dims) operand.push_back(shape[d]);
+          const Shape& operand = transpose_input_aval(0).shape;
           std::vector<bool> kept(shape.size(), false);
           for (size_t i = 0; i < dims.size(); ++i)
             if (operand[i] != 1) kept[dims[i]] = true;
@@ -151,15 +119,14 @@ const Primitive reshape_p =
             throw_error<ShapeError>("[reshape] cannot reshape ", x.str(), " to ", shape_str(sizes), " (", x.size(),
                                     " vs ", shape_size(sizes), " elements)");
           }
-          check_operand_shape("reshape", x, p);
           return std::vector<AbstractValue>{{x.dtype, sizes, x.weak_type}};
         })
         .jvp(linear_self_jvp(&reshape_p))
-        .transpose([](std::span<const Array> cts, std::span<const Array>, std::span<const bool>, const Params& p) {
+        .transpose([](std::span<const Array> cts, std::span<const Array>, std::span<const bool>, const Params&) {
           if (!cts[0].defined()) return std::vector<Array>{Array()};
-          return std::vector<Array>{bind_reshape(cts[0], recorded("reshape", p, "operand_shape"))};
+          return std::vector<Array>{bind_reshape(cts[0], transpose_input_aval(0).shape)};
         })
-        .sample({AbstractValue{DType::float32, {2, 3}}}, Params{{"new_sizes", Shape{3, 2}}, {"operand_shape", Shape{2, 3}}})
+        .sample({AbstractValue{DType::float32, {2, 3}}}, Params{{"new_sizes", Shape{3, 2}}})
         .build();
 
 const Primitive transpose_p =
@@ -253,7 +220,6 @@ const Primitive slice_p =
             }
             out[d] = (limit[d] - start[d] + strides[d] - 1) / strides[d];
           }
-          check_operand_shape("slice", x, p);
           return std::vector<AbstractValue>{{x.dtype, out, x.weak_type}};
         })
         .jvp(linear_self_jvp(&slice_p))
@@ -262,7 +228,7 @@ const Primitive slice_p =
         .transpose([](std::span<const Array> cts, std::span<const Array>, std::span<const bool>, const Params& p) {
           const Array& ct = cts[0];
           if (!ct.defined()) return std::vector<Array>{Array()};
-          const auto& operand = recorded("slice", p, "operand_shape");
+          const Shape& operand = transpose_input_aval(0).shape;
           const auto& start = p.get_ints("start_indices");
           const auto& strides = p.get_ints("strides");
           std::vector<int64_t> cfg;
@@ -273,7 +239,7 @@ const Primitive slice_p =
           }
           return std::vector<Array>{bind_pad(ct, zeros({}, ct.dtype()), cfg)};
         })
-        .sample({AbstractValue{DType::float32, {5, 4}}}, Params{{"start_indices", std::vector<int64_t>{1, 0}}, {"limit_indices", std::vector<int64_t>{5, 3}}, {"strides", std::vector<int64_t>{2, 1}}, {"operand_shape", Shape{5, 4}}})
+        .sample({AbstractValue{DType::float32, {5, 4}}}, Params{{"start_indices", std::vector<int64_t>{1, 0}}, {"limit_indices", std::vector<int64_t>{5, 3}}, {"strides", std::vector<int64_t>{2, 1}}})
         .build();
 
 const Primitive pad_p =
@@ -372,15 +338,6 @@ const Primitive concatenate_p =
             out[dim] += a.shape[dim];
             weak = weak && a.weak_type;
           }
-          if (p.has("sizes")) {
-            const auto& sizes = p.get_ints("sizes");
-            bool ok = sizes.size() == in.size();
-            for (size_t i = 0; ok && i < in.size(); ++i) ok = sizes[i] == in[i].shape[dim];
-            if (!ok) {
-              throw_error<ShapeError>("[concatenate] the recorded sizes ", ints_str(sizes),
-                                      " do not match the operands' extents along dimension ", dim);
-            }
-          }
           return std::vector<AbstractValue>{{first.dtype, out, weak}};
         })
         .jvp(linear_self_jvp(&concatenate_p))
@@ -392,19 +349,7 @@ const Primitive concatenate_p =
           if (!ct.defined()) return result;
           const int64_t dim = p.get_int("dimension");
           std::vector<int64_t> sizes;
-          if (p.has("sizes")) {
-            sizes = p.get_ints("sizes");
-          } else {
-            // Without the record: the extents of the known operands, and the rest for one linear one.
-            int64_t known = 0, num_linear = 0;
-            for (size_t i = 0; i < args.size(); ++i) {
-              if (linear[i]) ++num_linear;
-              else known += args[i].shape()[dim];
-            }
-            if (num_linear > 1) recorded("concatenate", p, "sizes");
-            for (size_t i = 0; i < args.size(); ++i)
-              sizes.push_back(linear[i] ? ct.shape()[dim] - known : args[i].shape()[dim]);
-          }
+          for (size_t i = 0; i < args.size(); ++i) sizes.push_back(transpose_input_aval(i).shape[dim]);
           std::vector<int64_t> start(ct.ndim(), 0), limit(ct.shape().begin(), ct.shape().end()),
               strides(ct.ndim(), 1);
           int64_t offset = 0;
@@ -418,7 +363,7 @@ const Primitive concatenate_p =
           }
           return result;
         })
-        .sample({AbstractValue{DType::float32, {2, 3}}, AbstractValue{DType::float32, {2, 1}}}, Params{{"dimension", int64_t{1}}, {"sizes", std::vector<int64_t>{3, 1}}})
+        .sample({AbstractValue{DType::float32, {2, 3}}, AbstractValue{DType::float32, {2, 1}}}, Params{{"dimension", int64_t{1}}})
         .build();
 
 const Primitive rev_p =

@@ -4,25 +4,21 @@
 // functions: core/creation.cpp.
 //
 // Params (as JAX's lax):
-//   broadcast_in_dim  shape, broadcast_dimensions[, operand_shape] (recorded when a size-1 operand
-//                                                      dim is expanded)
-//   reshape           new_sizes, operand_shape        (row-major; same element count)
+//   broadcast_in_dim  shape, broadcast_dimensions     (operand dim i -> output dim broadcast_dimensions[i])
+//   reshape           new_sizes                       (row-major; same element count)
 //   transpose         permutation                     (output dim i = input dim permutation[i])
 //   squeeze           dimensions                      (sorted, each of extent 1)
 //   slice             start_indices, limit_indices,   (one per dim, 0 <= start <= limit <= dim,
-//                     strides, operand_shape           strides >= 1)
+//                     strides                          strides >= 1)
 //   pad               padding_config                  (flat (low, high, interior) triples, one per
 //                                                      dim; operands: x, 0-d padding value of x's dtype)
-//   concatenate       dimension, sizes                (N >= 1 operands of one dtype and rank; sizes:
-//                                                      each operand's extent along dimension)
+//   concatenate       dimension                       (N >= 1 operands of one dtype and rank)
 //   rev               dimensions                      (sorted, distinct)
 //   iota              dtype, shape, dimension         (no operands; values 0..shape[dimension]-1)
 //
 // Autodiff: every primitive but iota is linear (its JVP binds it on the tangents), with JAX's
-// transpose rules. A linear input reaches a transpose rule without a value, so the shapes the
-// transposes need and the params cannot tell are recorded: operand_shape and sizes above (the
-// ops in shape.cpp always record them; the shape rules check them). operand_shape and sizes
-// are optional for the shape rules; a transpose that needs a missing one throws.
+// transpose rules. A linear input reaches a transpose rule without a value; the rules read its
+// shape from transpose_input_aval (core/rules.h), so the params are JAX's and print as JAX's.
 
 #include "core/primitive.h"
 
