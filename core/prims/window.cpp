@@ -19,6 +19,28 @@ namespace {
 
 std::string ints_str(const std::vector<int64_t>& v) { return shape_str(Shape(v.begin(), v.end())); }
 
+// Batching (as JAX's reduce_window batch rule): the window config gains an entry for the batch
+// axis, in place: window and stride 1, no padding, no dilation. The batch axis stays where it is.
+// `prim` points at the primitive's own (global) handle, read when the rule runs.
+BatchRule window_batch_rule(const Primitive* prim) {
+  return [prim](std::span<const Array> args, std::span<const BatchDim> dims, const Params& p) {
+    const int64_t b = *dims[0];
+    auto with_one = [b](std::vector<int64_t> v) {
+      v.insert(v.begin() + b, 1);
+      return v;
+    };
+    IntPairs pads = p.get<IntPairs>("padding");
+    pads.insert(pads.begin() + b, {0, 0});
+    Params q = p;
+    q.set("window_dimensions", with_one(p.get_ints("window_dimensions")));
+    q.set("window_strides", with_one(p.get_ints("window_strides")));
+    q.set("padding", pads);
+    q.set("base_dilation", with_one(p.get_ints("base_dilation")));
+    q.set("window_dilation", with_one(p.get_ints("window_dilation")));
+    return std::pair{std::vector<Array>{bind1(*prim, {args[0]}, q)}, std::vector<BatchDim>{BatchDim(b)}};
+  };
+}
+
 PrimitiveBuilder reduce_window_builder(const std::string& name, bool allow_bool) {
   PrimitiveBuilder b(name);
   b.shape_rule([name, allow_bool](std::span<const AbstractValue> in, const Params& p) {
@@ -248,16 +270,19 @@ std::vector<Array> window_chooser_jvp(bool is_max, std::span<const Array> primal
 const Primitive reduce_window_sum_p = reduce_window_builder("reduce_window_sum", false)
                                           .jvp(window_sum_jvp)
                                           .transpose(window_sum_transpose)
+                                          .batch(window_batch_rule(&reduce_window_sum_p))
                                           .build();
 const Primitive reduce_window_max_p =
     reduce_window_builder("reduce_window_max", true)
         .jvp([](std::span<const Array> primals, std::span<const Array> tangents, std::span<const Array> outputs,
                 const Params& p) { return window_chooser_jvp(true, primals, tangents, outputs, p); })
+        .batch(window_batch_rule(&reduce_window_max_p))
         .build();
 const Primitive reduce_window_min_p =
     reduce_window_builder("reduce_window_min", true)
         .jvp([](std::span<const Array> primals, std::span<const Array> tangents, std::span<const Array> outputs,
                 const Params& p) { return window_chooser_jvp(false, primals, tangents, outputs, p); })
+        .batch(window_batch_rule(&reduce_window_min_p))
         .build();
 
 namespace lax {

@@ -190,3 +190,145 @@ TEST_CASE("conv: jx::conv (NHWC/HWIO) under vmap with strides and dilation") {
   auto f = [](const Args& a) { return conv(a[0], a[1], {2, 1}, "SAME", {1, 2}); };
   check_all_axes(f, {{1, 5, 5, 2}, {2, 2, 2, 3}}, float64, {std::nullopt, 0, 2});
 }
+
+// ---- reduce_window_{sum,max,min}, max_pool, avg_pool ----------------------------------------
+
+namespace {
+
+Array window_with_dilation(const Primitive& prim, const Array& x) {
+  return bind1(prim, {x},
+               Params{{"window_dimensions", std::vector<int64_t>{2, 2}},
+                      {"window_strides", std::vector<int64_t>{1, 2}},
+                      {"padding", IntPairs{{1, 0}, {0, 1}}},
+                      {"base_dilation", std::vector<int64_t>{2, 1}},
+                      {"window_dilation", std::vector<int64_t>{1, 2}}});
+}
+
+}  // namespace
+
+TEST_CASE("reduce_window: sum, max and min under vmap equal the loop") {
+  const double inf = std::numeric_limits<double>::infinity();
+  struct Case {
+    const char* name;
+    lax::Monoid op;
+    double init;
+  };
+  for (auto c : {Case{"sum", lax::Monoid::add, 0.0}, Case{"max", lax::Monoid::max, -inf},
+                 Case{"min", lax::Monoid::min, inf}}) {
+    INFO(std::string(c.name));
+    check_all_axes(
+        [c](const Args& a) {
+          return lax::reduce_window(a[0], scalar(c.init, float64), c.op, {2, 3}, {1, 2}, Padding({{0, 1}, {1, 1}}));
+        },
+        {{4, 5}});
+    check_all_axes(
+        [c](const Args& a) { return lax::reduce_window(a[0], scalar(c.init, float64), c.op, {2, 1, 2}, {2, 1, 1}, "SAME"); },
+        {{3, 2, 4}});
+  }
+}
+
+TEST_CASE("reduce_window: base and window dilation are kept per example under vmap") {
+  for (const Primitive* prim : {&reduce_window_sum_p, &reduce_window_max_p, &reduce_window_min_p}) {
+    INFO(prim->name());
+    check_all_axes([prim](const Args& a) { return window_with_dilation(*prim, a[0]); }, {{3, 5}});
+  }
+}
+
+TEST_CASE("max_pool / avg_pool: vmap equals the loop at leading, middle and trailing axes") {
+  check_all_axes([](const Args& a) { return max_pool(a[0], {2, 2}, {1, 2}, "SAME"); }, {{2, 4, 5, 2}}, float64,
+                 {0, 2, -1});
+  check_all_axes([](const Args& a) { return avg_pool(a[0], {2, 2}); }, {{1, 4, 4, 2}}, float64, {0, 1, -1});
+  check_all_axes([](const Args& a) { return max_pool(a[0], {3}, {2}, "VALID"); }, {{2, 7, 3}}, float32, {0, -1});
+}
+
+// ---- linalg ops built on dot_general (these also use the shape/reduction families' rules) ---
+
+TEST_CASE("matmul: vmap equals the loop for matrix, vector and batched operands") {
+  auto f = [](const Args& a) { return matmul(a[0], a[1]); };
+  check_all_axes(f, {{2, 3}, {3, 4}});
+  check_all_axes(f, {{3}, {3, 4}});
+  check_all_axes(f, {{2, 3}, {3}});
+  check_all_axes(f, {{2, 2, 3}, {2, 3, 4}}, float64, {std::nullopt, 0, 2, -1});
+  check_all_axes(f, {{2, 2, 3}, {3, 4}}, float64, {std::nullopt, 1, -1});
+}
+
+TEST_CASE("dot / outer / tensordot: vmap equals the loop") {
+  check_all_axes([](const Args& a) { return dot(a[0], a[1]); }, {{2, 3}, {3, 4}});
+  check_all_axes([](const Args& a) { return dot(a[0], a[1]); }, {{3}, {3}});
+  check_all_axes([](const Args& a) { return outer(a[0], a[1]); }, {{3}, {2}});
+  check_all_axes([](const Args& a) { return tensordot(a[0], a[1], 2); }, {{2, 3, 4}, {3, 4, 2}});
+  check_all_axes([](const Args& a) { return tensordot(a[0], a[1], std::pair<Axes, Axes>{{0, 2}, {2, 0}}); },
+                 {{4, 3, 2}, {2, 5, 4}});
+}
+
+TEST_CASE("einsum / trace: vmap equals the loop") {
+  check_all_axes([](const Args& a) { return einsum("ij,jk->ik", {a[0], a[1]}); }, {{2, 3}, {3, 4}});
+  check_all_axes([](const Args& a) { return einsum("bij,bjk->bki", {a[0], a[1]}); }, {{2, 2, 3}, {2, 3, 4}});
+  check_all_axes([](const Args& a) { return einsum("ii->i", {a[0]}); }, {{3, 3}});
+  check_all_axes([](const Args& a) { return einsum("ij->", {a[0]}); }, {{3, 2}});
+  check_all_axes([](const Args& a) { return trace(a[0]); }, {{3, 3}});
+  check_all_axes([](const Args& a) { return trace(a[0], 1, 0, 2); }, {{3, 2, 4}});
+}
+
+TEST_CASE("matmul: nested vmap(vmap(matmul)) equals the double loop") {
+  // Outer vmap over lhs axis 0 and rhs axis -1; inner over lhs axis 1 (of the per-example lhs)
+  // and an unmapped rhs... then both mapped.
+  auto inner_one = [](const Args& a) {
+    return vmap([](const Args& b) { return matmul(b[0], b[1]); }, {Axis::list({1, none})}, {Axis(-1)})(a);
+  };
+  check_vmap(inner_one, {batched({2, 4, 3}, 0, 1), batched({3, 5}, -1, 2)}, {0, -1}, 1);
+  auto inner_both = [](const Args& a) {
+    return vmap([](const Args& b) { return matmul(b[0], b[1]); }, {Axis::list({0, 2})})(a);
+  };
+  // Per outer example: lhs [4, 2, 3] mapped at 0, rhs [3, 5, 4] mapped at 2.
+  check_vmap(inner_both, {batched({4, 2, 3}, 1, 3), batched({3, 5, 4}, 0, 4)}, {1, 0}, 0);
+}
+
+// ---- composition with grad --------------------------------------------------------------------
+
+namespace {
+
+// A small MLP's loss on one example x [3]: sum(tanh(tanh(x W1) W2)).
+Array mlp_loss(const Array& w1, const Array& w2, const Array& x) {
+  return sum(tanh(matmul(tanh(matmul(x, w1)), w2)));
+}
+
+}  // namespace
+
+TEST_CASE("dot_general: vmap(grad(f)) gives per-example gradients equal to a loop of grad(f)") {
+  Array w1 = batched({3, 4}, std::nullopt, 1), w2 = batched({4, 2}, std::nullopt, 2);
+  Array xs = uniform({5, 3}, -1.0, 1.0, float64, 3);
+  auto dw1 = [](const Args& a) { return grad<0>(mlp_loss)(a[0], a[1], a[2]); };
+  auto dw2 = [](const Args& a) { return grad<1>(mlp_loss)(a[0], a[1], a[2]); };
+  check_vmap(dw1, {w1, w2, xs}, {std::nullopt, std::nullopt, 0});
+  check_vmap(dw2, {w1, w2, xs}, {std::nullopt, std::nullopt, 0}, 2);
+  // Per-example gradients against per-example weights as well (both operands mapped).
+  Array w1s = batched({3, 4}, 2, 4);
+  check_vmap(dw1, {w1s, w2, xs}, {2, std::nullopt, 0}, 1);
+  // And in float32, where the forward and backward matmuls go to oneDNN.
+  check_vmap(dw1, {w1.astype(float32), w2.astype(float32), xs.astype(float32)}, {std::nullopt, std::nullopt, 0});
+}
+
+TEST_CASE("dot_general / conv / reduce_window: grad through a function using vmap matches finite differences") {
+  // Batched matmul + tanh: derivatives to second order.
+  testing::check_grads(
+      [](const Args& a) {
+        auto per_example = [](const Args& b) { return tanh(matmul(b[0], b[1])); };
+        return sum(vmap(per_example, {Axis::list({0, none})})(Args{a[0], a[1]}) * a[0].shape()[0]);
+      },
+      {batched({2, 3}, 0, 5), batched({3, 2}, std::nullopt, 6)}, 2);
+  // Per-example kernels (both conv operands mapped) then a max pool, to first order.
+  testing::check_grads(
+      [](const Args& a) {
+        auto per_example = [](const Args& b) { return max_pool(tanh(conv(b[0], b[1], {1, 1}, "SAME")), {2, 2}); };
+        return sum(vmap(per_example, {Axis::list({0, -1})})(Args{a[0], a[1]}));
+      },
+      {batched({1, 4, 4, 2}, 0, 7), batched({2, 2, 2, 2}, -1, 8)}, 1);
+  // A sum window with an unmapped operand mapped by the other (vmap of the product).
+  testing::check_grads(
+      [](const Args& a) {
+        auto per_example = [](const Args& b) { return avg_pool(b[0] * b[1], {2, 2}, {1, 1}); };
+        return sum(sin(vmap(per_example, {Axis::list({1, none})})(Args{a[0], a[1]})));
+      },
+      {batched({1, 3, 3, 2}, 1, 9), batched({1, 3, 3, 2}, std::nullopt, 10)}, 2);
+}
