@@ -235,25 +235,33 @@ std::pair<std::vector<Array>, std::vector<BatchDim>> conv_batch(std::span<const 
   auto l = detail::conv_layout(p.get<std::string>("lhs_spec"), p.get<std::string>("rhs_spec"),
                                p.get<std::string>("out_spec"), rank);
   const int64_t G = p.get_int("feature_group_count");
+  const int64_t B = lbd ? lhs.shape()[*lbd] : rhs.shape()[*rbd];
+  if (B == 0) {
+    // No examples: the empty result, batch axis at the output's N dim (the reshapes below would
+    // divide by B).
+    std::vector<AbstractValue> ex{lhs.aval(), rhs.aval()};
+    if (lbd) ex[0].shape.erase(ex[0].shape.begin() + *lbd);
+    if (rbd) ex[1].shape.erase(ex[1].shape.begin() + *rbd);
+    AbstractValue out = conv_general_dilated_p.def().shape_rule(ex, p)[0];
+    out.shape.insert(out.shape.begin() + l.out_n, 0);
+    return {{zeros_for(out)}, {BatchDim(l.out_n)}};
+  }
   auto conv_with = [&](const Array& x, const Array& w, int64_t groups) {
     Params q = p;
     q.set("feature_group_count", groups);
     return bind1(conv_general_dilated_p, {x, w}, q);
   };
   if (lbd && rbd) {
-    const int64_t B = lhs.shape()[*lbd];
     Array x = reshape_axis_into(*lbd, l.lhs_c, lhs);
     Array w = reshape_axis_into(*rbd, l.rhs_o, rhs);
     Array out = conv_with(x, w, G * B);
     return {{reshape_axis_out_of(l.out_c, B, out)}, {BatchDim(l.out_c)}};
   }
   if (lbd) {
-    const int64_t B = lhs.shape()[*lbd];
     Array x = reshape_axis_into(*lbd, l.lhs_n, lhs);
     Array out = conv_with(x, rhs, G);
     return {{reshape_axis_out_of(l.out_n, B, out)}, {BatchDim(l.out_n)}};
   }
-  const int64_t B = rhs.shape()[*rbd];
   if (G == 1) {
     Array w = reshape_axis_into(*rbd, l.rhs_o, rhs);
     Array out = conv_with(lhs, w, G);

@@ -332,3 +332,17 @@ TEST_CASE("dot_general / conv / reduce_window: grad through a function using vma
       },
       {batched({1, 3, 3, 2}, 1, 9), batched({1, 3, 3, 2}, std::nullopt, 10)}, 2);
 }
+
+TEST_CASE("conv_general_dilated / dot_general / reduce_window: vmap over zero examples gives empty results") {
+  auto cv = [](const Args& a) { return conv(a[0], a[1], {1, 1}, "VALID"); };
+  Array x0 = zeros({0, 1, 4, 4, 2}, float64), w0 = zeros({2, 2, 2, 3, 0}, float64);
+  Array x = batched({1, 4, 4, 2}, std::nullopt, 1), w = batched({2, 2, 2, 3}, std::nullopt, 2);
+  CHECK(vmap(cv, {Axis::list({0, none})})(Args{x0, w}).shape() == Shape{0, 1, 3, 3, 3});
+  CHECK(vmap(cv, {Axis::list({none, -1})})(Args{x, w0}).shape() == Shape{0, 1, 3, 3, 3});
+  CHECK(vmap(cv, {Axis::list({0, -1})}, {Axis(-1)})(Args{x0, w0}).shape() == Shape{1, 3, 3, 3, 0});
+  auto mm = [](const Args& a) { return matmul(a[0], a[1]); };
+  CHECK(vmap(mm, {Axis::list({0, none})})(Args{zeros({0, 2, 3}, float64), zeros({3, 4}, float64)}).shape() ==
+        Shape{0, 2, 4});
+  auto mp = [](const Args& a) { return max_pool(a[0], {2, 2}); };
+  CHECK(vmap(mp, {Axis::list({1})})(Args{zeros({1, 0, 4, 4, 2}, float64)}).shape() == Shape{0, 1, 2, 2, 2});
+}
