@@ -56,6 +56,7 @@ const BinaryCase kBinaryCases[] = {
     {-1, 0, false, false, 1},             //
     {1, std::nullopt, false, false, 0},   // y unmapped, same per-example shape
     {std::nullopt, -1, false, false, -1}, // x unmapped
+    {std::nullopt, 1, false, false, 0},   //
     {1, 0, false, true, 1},               // y mapped, 0-d per example
     {-1, std::nullopt, false, true, 0},   // y unmapped 0-d
     {std::nullopt, 0, false, true, 0},    // x unmapped, y mapped 0-d
