@@ -503,9 +503,156 @@ std::vector<Array> scatter_extremal_jvp(std::span<const Array> primals, std::spa
   return {t};
 }
 
-PrimitiveBuilder make_scatter(const char* name) {
+// ---- batching (vmap) ---------------------------------------------------------------------------
+// As JAX's rules (jax/_src/lax/slicing.py). Mapped operands get their batch axis at the front:
+//   operand mapped only  -> the batch axis becomes one more window (offset / update window) dim,
+//                           starting at 0 and spanning the batch; the indices are unchanged;
+//   indices mapped only  -> the batch axis becomes a leading index batch dim;
+//   both mapped          -> each index vector gets its example number (an iota over the batch)
+//                           prepended, addressing a collapsed / inserted operand dim 0.
+// The example number is always in range and the added window always fits, so a gather still
+// clamps and a scatter still drops exactly the windows the unbatched primitive does.
+
+using BatchResult = std::pair<std::vector<Array>, std::vector<BatchDim>>;
+
+std::vector<int64_t> iota_dims(int64_t begin, int64_t end) {
+  std::vector<int64_t> v;
+  for (int64_t i = begin; i < end; ++i) v.push_back(i);
+  return v;
+}
+
+/// Every dimension number shifted past a new leading dim; `front` (when given) prepended.
+std::vector<int64_t> shifted(const std::vector<int64_t>& dims, std::optional<int64_t> front = std::nullopt) {
+  std::vector<int64_t> out;
+  if (front) out.push_back(*front);
+  for (auto d : dims) out.push_back(d + 1);
+  return out;
+}
+
+/// Index vectors (last dim) of `idx`, whose batch axis is at the front, with the example number
+/// prepended (every index dtype, 32 bits or wider, holds it).
+Array prepend_example_number(const Array& idx) {
+  Shape counts_shape = idx.shape();
+  counts_shape.back() = 1;
+  return concatenate({lax::iota(idx.dtype(), counts_shape, 0), idx}, -1);
+}
+
+/// gather of a batched operand and/or batched indices; the result's batch axis is 0.
+Array batch_gather(const Array& x, BatchDim x_dim, const Array& idx, BatchDim idx_dim, const GatherDims& g,
+                   int64_t size) {
+  if (!idx_dim) {
+    Array xb = move_batch_axis(x, x_dim, 0, size);
+    std::vector<int64_t> sizes = g.slice_sizes;
+    sizes.insert(sizes.begin(), size);
+    return bind_gather(xb, idx, GatherDims{shifted(g.offset_dims, 0), shifted(g.collapsed), shifted(g.start_map), sizes});
+  }
+  Array ib = move_batch_axis(idx, idx_dim, 0, size);
+  if (!x_dim) {
+    return bind_gather(x, ib, GatherDims{shifted(g.offset_dims), g.collapsed, g.start_map, g.slice_sizes});
+  }
+  Array xb = move_batch_axis(x, x_dim, 0, size);
+  std::vector<int64_t> sizes = g.slice_sizes;
+  sizes.insert(sizes.begin(), 1);
+  return bind_gather(xb, prepend_example_number(ib),
+                     GatherDims{shifted(g.offset_dims), shifted(g.collapsed, 0), shifted(g.start_map, 0), sizes});
+}
+
+/// A scatter of batched operand / indices / updates; the result's batch axis is 0.
+Array batch_scatter(const Primitive& prim, const Array& x, BatchDim x_dim, const Array& idx, BatchDim idx_dim,
+                    const Array& u, BatchDim u_dim, const ScatterDims& s, int64_t size) {
+  // The operand is scattered into per example, so an unmapped one is broadcast.
+  Array xb = move_batch_axis(x, x_dim, 0, size);
+  Array ub = move_batch_axis(u, u_dim, 0, size);
+  if (!idx_dim) {
+    return bind_scatter(prim, xb, idx, ub, ScatterDims(shifted(s.window, 0), shifted(s.inserted), shifted(s.to_operand)));
+  }
+  Array ib = prepend_example_number(move_batch_axis(idx, idx_dim, 0, size));
+  return bind_scatter(prim, xb, ib, ub, ScatterDims(shifted(s.window), shifted(s.inserted, 0), shifted(s.to_operand, 0)));
+}
+
+BatchResult gather_batch(std::span<const Array> args, std::span<const BatchDim> dims, const Params& p) {
+  return {{batch_gather(args[0], dims[0], args[1], dims[1], gather_dims(p), batch_size(args, dims))}, {0}};
+}
+
+BatchRule scatter_batch(const Primitive* prim) {
+  return [prim](std::span<const Array> args, std::span<const BatchDim> dims, const Params& p) -> BatchResult {
+    return {{batch_scatter(*prim, args[0], dims[0], args[1], dims[1], args[2], dims[2], ScatterDims(p),
+                           batch_size(args, dims))},
+            {0}};
+  };
+}
+
+bool any_mapped(std::span<const BatchDim> dims) {
+  return std::any_of(dims.begin(), dims.end(), [](const BatchDim& d) { return d.has_value(); });
+}
+
+/// The 0-d start indices of dynamic_(update_)slice, some mapped, as one index vector per
+/// example: [size, k], batch axis 0.
+Array batched_start_indices(std::span<const Array> starts, std::span<const BatchDim> dims, int64_t size) {
+  const int64_t k = static_cast<int64_t>(starts.size());
+  std::vector<Array> columns;
+  for (int64_t d = 0; d < k; ++d) {
+    columns.push_back(lax::broadcast_in_dim(starts[d], Shape{size, 1}, dims[d] ? std::vector<int64_t>{0}
+                                                                               : std::vector<int64_t>{}));
+  }
+  return columns.size() == 1 ? columns[0] : concatenate(columns, 1);
+}
+
+/// `starts` with a 0 start (of their dtype) inserted for the batch axis at `axis`.
+std::vector<Array> starts_with_batch_axis(std::span<const Array> starts, int64_t axis) {
+  DType dt = starts.empty() ? DType::int32 : starts[0].dtype();
+  std::vector<Array> out(starts.begin(), starts.end());
+  out.insert(out.begin() + axis, detail::scalar_array(0.0, dt, false));
+  return out;
+}
+
+BatchResult dynamic_slice_batch(std::span<const Array> args, std::span<const BatchDim> dims, const Params& p) {
+  const int64_t size = batch_size(args, dims);
+  std::vector<int64_t> sizes = p.get_ints("slice_sizes");
+  if (!any_mapped(dims.subspan(1))) {
+    // Same starts for every example: slice the whole batch axis, where it is.
+    const int64_t axis = *dims[0];
+    sizes.insert(sizes.begin() + axis, size);
+    return {{bind_dynamic_slice(args[0], starts_with_batch_axis(args.subspan(1), axis), sizes)}, {axis}};
+  }
+  // Per-example starts: a gather of one full-rank window per example (it clamps the same way).
+  Array idx = batched_start_indices(args.subspan(1), dims.subspan(1), size);
+  const int64_t n = static_cast<int64_t>(sizes.size());
+  GatherDims g{iota_dims(0, n), {}, iota_dims(0, n), sizes};
+  return {{batch_gather(args[0], dims[0], idx, 0, g, size)}, {0}};
+}
+
+BatchResult dynamic_update_slice_batch(std::span<const Array> args, std::span<const BatchDim> dims, const Params&) {
+  const int64_t size = batch_size(args, dims);
+  if (!any_mapped(dims.subspan(2))) {
+    // Same starts for every example: update the whole batch axis (the operand's, else the
+    // update's), the unmapped one broadcast to it.
+    const int64_t axis = dims[0] ? *dims[0] : *dims[1];
+    Array x = move_batch_axis(args[0], dims[0], axis, size);
+    Array u = move_batch_axis(args[1], dims[1], axis, size);
+    return {{bind_dynamic_update_slice(x, u, starts_with_batch_axis(args.subspan(2), axis))}, {axis}};
+  }
+  // Per-example starts: a scatter of one full-rank window per example. dynamic_update_slice
+  // clamps its starts where scatter drops a window that does not fit, so clamp first.
+  auto example_shape = [](const Array& a, BatchDim d) {
+    Shape s = a.shape();
+    if (d) s.erase(s.begin() + *d);
+    return s;
+  };
+  Shape xs = example_shape(args[0], dims[0]), us = example_shape(args[1], dims[1]);
+  std::vector<int64_t> hi;
+  for (size_t d = 0; d < xs.size(); ++d) hi.push_back(xs[d] - us[d]);
+  Array idx = batched_start_indices(args.subspan(2), dims.subspan(2), size);
+  idx = minimum(maximum(idx, Array(0)), index_vector(hi, idx.dtype()));
+  const int64_t n = static_cast<int64_t>(xs.size());
+  ScatterDims s(iota_dims(0, n), {}, iota_dims(0, n));
+  return {{batch_scatter(scatter_p, args[0], dims[0], idx, 0, args[1], dims[1], s, size)}, {0}};
+}
+
+PrimitiveBuilder make_scatter(const char* name, const Primitive* self) {
   PrimitiveBuilder builder(name);
-  builder.shape_rule([name](std::span<const AbstractValue> in, const Params& p) { return scatter_rule(name, in, p); })
+  builder.batch(scatter_batch(self))
+      .shape_rule([name](std::span<const AbstractValue> in, const Params& p) { return scatter_rule(name, in, p); })
       .sample({AbstractValue{DType::float32, {5, 3}}, AbstractValue{DType::int32, {2, 1}},
                AbstractValue{DType::float32, {2, 3}}},
               Params{{"update_window_dims", std::vector<int64_t>{1}},
@@ -521,6 +668,7 @@ const Primitive dynamic_slice_p =
         .shape_rule(dynamic_slice_rule)
         .jvp(dynamic_slice_jvp)
         .transpose(dynamic_slice_transpose)
+        .batch(dynamic_slice_batch)
         .sample({AbstractValue{DType::float32, {4, 3}}, AbstractValue{DType::int32, {}},
                  AbstractValue{DType::int32, {}}},
                 Params{{"slice_sizes", std::vector<int64_t>{2, 3}}})
@@ -531,6 +679,7 @@ const Primitive dynamic_update_slice_p =
         .shape_rule(dynamic_update_slice_rule)
         .jvp(dynamic_update_slice_jvp)
         .transpose(dynamic_update_slice_transpose)
+        .batch(dynamic_update_slice_batch)
         .sample({AbstractValue{DType::float32, {4, 3}}, AbstractValue{DType::float32, {2, 3}},
                  AbstractValue{DType::int32, {}}, AbstractValue{DType::int32, {}}})
         .build();
@@ -540,6 +689,7 @@ const Primitive gather_p =
         .shape_rule(gather_rule)
         .jvp(gather_jvp)
         .transpose(gather_transpose)
+        .batch(gather_batch)
         .sample({AbstractValue{DType::float32, {5, 3}}, AbstractValue{DType::int32, {4, 1}}},
                 Params{{"offset_dims", std::vector<int64_t>{1}},
                        {"collapsed_slice_dims", std::vector<int64_t>{0}},
@@ -547,13 +697,13 @@ const Primitive gather_p =
                        {"slice_sizes", std::vector<int64_t>{1, 3}}})
         .build();
 
-const Primitive scatter_p = make_scatter("scatter").jvp(scatter_jvp).transpose(scatter_transpose).build();
+const Primitive scatter_p = make_scatter("scatter", &scatter_p).jvp(scatter_jvp).transpose(scatter_transpose).build();
 const Primitive scatter_add_p =
-    make_scatter("scatter_add").jvp(scatter_add_jvp).transpose(scatter_add_transpose).build();
+    make_scatter("scatter_add", &scatter_add_p).jvp(scatter_add_jvp).transpose(scatter_add_transpose).build();
 const Primitive scatter_mul_p =
-    make_scatter("scatter_mul").jvp(scatter_mul_jvp).transpose(scatter_mul_transpose).build();
-const Primitive scatter_min_p = make_scatter("scatter_min").jvp(scatter_extremal_jvp).build();
-const Primitive scatter_max_p = make_scatter("scatter_max").jvp(scatter_extremal_jvp).build();
+    make_scatter("scatter_mul", &scatter_mul_p).jvp(scatter_mul_jvp).transpose(scatter_mul_transpose).build();
+const Primitive scatter_min_p = make_scatter("scatter_min", &scatter_min_p).jvp(scatter_extremal_jvp).build();
+const Primitive scatter_max_p = make_scatter("scatter_max", &scatter_max_p).jvp(scatter_extremal_jvp).build();
 
 namespace detail {
 

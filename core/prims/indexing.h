@@ -33,6 +33,14 @@ extern const Primitive scatter_p, scatter_add_p, scatter_mul_p, scatter_min_p, s
 // when u_j is exactly zero (it reads 0 there).
 // A linear input reaches a transpose rule without a value; the rules read its shape from
 // transpose_input_aval (core/rules.h), so no shape is recorded on the equations.
+//
+// Under vmap (batching rules in core/prims/indexing.cpp, as JAX's): gather with only the operand
+// mapped gains an offset (window) dim over the batch; with only the indices mapped, a leading
+// index batch dim; with both, an iota over the batch is prepended to the index vectors (a
+// collapsed operand dim). The scatters do the same with an update window dim / an inserted window
+// dim. dynamic_slice / dynamic_update_slice with unmapped starts stay themselves (a start of 0 and
+// the full batch extent on the batch axis); with mapped starts they become a gather / a scatter
+// (the update's starts clamped first, as dynamic_update_slice clamps rather than drops).
 
 namespace detail {
 /// An integer index (any shape) converted to `dtype`, negative values counted from the end of a
