@@ -130,6 +130,8 @@ TEST_CASE("reduce_sum: vmap equals the loop (axes, in/out axes, dtypes)") {
   // A reduction over three axes of a rank-3 example, and an empty reduced axis.
   check_axes_sweep(prim_fn(reduce_sum_p, axes_params({0, 2})), {2, 3, 4}, float64, 11);
   check_axes_sweep(prim_fn(reduce_sum_p, axes_params({1})), {2, 0}, float32, 12);
+  // A 0-d example (physical [3]) reduced over no axes.
+  check_axes_sweep(prim_fn(reduce_sum_p, axes_params({})), {}, float64, 9);
 }
 
 TEST_CASE("reduce_prod: vmap equals the loop") {
@@ -172,6 +174,15 @@ TEST_CASE("argmax: vmap equals the loop (ties, index dtypes)") {
       check_axes_sweep(prim_fn(argmax_p, p), {4, 3}, int32, 25, 0.0, 3.0);  // many ties: first index wins
     }
   }
+}
+
+TEST_CASE("argmax: a NaN counts as the maximum in each example") {
+  Array x = rnd({3, 4}, 32);
+  Array nan_row = array(std::vector<double>{0.0, NAN, 1.0, NAN}, Shape{1, 4}).astype(float32);
+  Array with_nan = concatenate({x, nan_row}, 0);  // examples along axis 1: example 1 and 3 hold a NaN
+  Params p{{"axes", std::vector<int64_t>{0}}, {"index_dtype", DType::int32}};
+  check_vmap(prim_fn(argmax_p, p), {with_nan}, {1});
+  check_vmap(prim_fn(argmin_p, p), {with_nan}, {-1});
 }
 
 TEST_CASE("argmin: vmap equals the loop (ties)") {
