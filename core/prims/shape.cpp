@@ -104,6 +104,22 @@ const Primitive broadcast_in_dim_p =
           Array summed = axes.empty() ? ct : lax::reduce_sum(ct, axes);
           return std::vector<Array>{bind_reshape(summed, operand)};
         })
+        // The batch axis stays with the operand: it lands in the output right after the output dim
+        // of the operand dim before it (at 0 when it leads), so the broadcast dims stay increasing
+        // and no transpose is needed.
+        .batch([](std::span<const Array> args, std::span<const BatchDim> bd, const Params& p) {
+          const Array& x = args[0];
+          const int64_t b = *bd[0];
+          const auto& dims = p.get_ints("broadcast_dimensions");
+          const int64_t out_b = b == 0 ? 0 : dims[b - 1] + 1;
+          Shape shape = p.get_ints("shape");
+          shape.insert(shape.begin() + out_b, x.shape()[b]);
+          std::vector<int64_t> new_dims;
+          for (int64_t i = 0; i < b; ++i) new_dims.push_back(dims[i]);
+          new_dims.push_back(out_b);
+          for (size_t i = static_cast<size_t>(b); i < dims.size(); ++i) new_dims.push_back(dims[i] + 1);
+          return std::pair{std::vector<Array>{bind_broadcast(x, shape, new_dims)}, std::vector<BatchDim>{out_b}};
+        })
         .sample({AbstractValue{DType::float32, {3}}}, Params{{"shape", Shape{2, 3}}, {"broadcast_dimensions", std::vector<int64_t>{1}}})
         .build();
 
@@ -125,6 +141,15 @@ const Primitive reshape_p =
         .transpose([](std::span<const Array> cts, std::span<const Array>, std::span<const bool>, const Params&) {
           if (!cts[0].defined()) return std::vector<Array>{Array()};
           return std::vector<Array>{bind_reshape(cts[0], transpose_input_aval(0).shape)};
+        })
+        // As JAX: a row-major reshape can only carry a leading batch axis, so it is moved to the
+        // front first (a no-op when it already leads); the output's batch axis is 0.
+        .batch([](std::span<const Array> args, std::span<const BatchDim> bd, const Params& p) {
+          const int64_t size = batch_size(args, bd);
+          Shape shape = p.get_ints("new_sizes");
+          shape.insert(shape.begin(), size);
+          Array x = move_batch_axis(args[0], bd[0], 0, size);
+          return std::pair{std::vector<Array>{bind_reshape(x, shape)}, std::vector<BatchDim>{0}};
         })
         .sample({AbstractValue{DType::float32, {2, 3}}}, Params{{"new_sizes", Shape{3, 2}}})
         .build();
@@ -156,6 +181,16 @@ const Primitive transpose_p =
           std::vector<int64_t> inv(perm.size());
           for (size_t i = 0; i < perm.size(); ++i) inv[perm[i]] = static_cast<int64_t>(i);
           return std::vector<Array>{bind_transpose(cts[0], inv)};
+        })
+        // The permutation is extended so that the batch axis keeps its position b in the output:
+        // output dim b is operand dim b, the other dims are permuted as before (shifted past b).
+        .batch([](std::span<const Array> args, std::span<const BatchDim> bd, const Params& p) {
+          const int64_t b = *bd[0];
+          const auto& perm = p.get_ints("permutation");
+          std::vector<int64_t> new_perm;
+          for (auto d : perm) new_perm.push_back(d < b ? d : d + 1);
+          new_perm.insert(new_perm.begin() + b, b);
+          return std::pair{std::vector<Array>{bind_transpose(args[0], new_perm)}, std::vector<BatchDim>{b}};
         })
         .sample({AbstractValue{DType::float32, {2, 3, 4}}}, Params{{"permutation", std::vector<int64_t>{2, 0, 1}}})
         .build();
@@ -192,6 +227,19 @@ const Primitive squeeze_p =
           for (int64_t d = 0; d < n; ++d)
             operand.push_back(std::binary_search(dims.begin(), dims.end(), d) ? 1 : ct.shape()[k++]);
           return std::vector<Array>{bind_reshape(ct, operand)};
+        })
+        // The squeezed dims are shifted past the batch axis, which stays (moved left by the number
+        // of squeezed dims before it).
+        .batch([](std::span<const Array> args, std::span<const BatchDim> bd, const Params& p) {
+          const int64_t b = *bd[0];
+          std::vector<int64_t> dims;
+          int64_t before = 0;
+          for (auto d : p.get_ints("dimensions")) {
+            dims.push_back(d < b ? d : d + 1);
+            if (d < b) ++before;
+          }
+          return std::pair{std::vector<Array>{bind1(squeeze_p, {args[0]}, Params{{"dimensions", dims}})},
+                           std::vector<BatchDim>{b - before}};
         })
         .sample({AbstractValue{DType::float32, {2, 1, 3}}}, Params{{"dimensions", std::vector<int64_t>{1}}})
         .build();
@@ -238,6 +286,16 @@ const Primitive slice_p =
             cfg.insert(cfg.end(), {start[d], operand[d] - real_limit, strides[d] - 1});
           }
           return std::vector<Array>{bind_pad(ct, zeros({}, ct.dtype()), cfg)};
+        })
+        // The batch axis is sliced whole ([0, size), stride 1) and stays in place.
+        .batch([](std::span<const Array> args, std::span<const BatchDim> bd, const Params& p) {
+          const Array& x = args[0];
+          const int64_t b = *bd[0];
+          auto start = p.get_ints("start_indices"), limit = p.get_ints("limit_indices"), strides = p.get_ints("strides");
+          start.insert(start.begin() + b, 0);
+          limit.insert(limit.begin() + b, x.shape()[b]);
+          strides.insert(strides.begin() + b, 1);
+          return std::pair{std::vector<Array>{bind_slice(x, start, limit, strides)}, std::vector<BatchDim>{b}};
         })
         .sample({AbstractValue{DType::float32, {5, 4}}}, Params{{"start_indices", std::vector<int64_t>{1, 0}}, {"limit_indices", std::vector<int64_t>{5, 3}}, {"strides", std::vector<int64_t>{2, 1}}})
         .build();
@@ -305,6 +363,23 @@ const Primitive pad_p =
           }
           return std::vector<Array>{linear[0] ? t_operand : Array(), t_value};
         })
+        // An unmapped padding value: the operand's batch axis is left unpadded and stays in place.
+        // A mapped padding value (as JAX): pad with zeros, then select each example's value where a
+        // padded mask is false; an unmapped operand is broadcast (at 0) only in that case.
+        .batch([](std::span<const Array> args, std::span<const BatchDim> bd, const Params& p) {
+          const int64_t size = batch_size(args, bd);
+          const int64_t b = bd[0].value_or(0);
+          std::vector<int64_t> cfg = p.get_ints("padding_config");
+          cfg.insert(cfg.begin() + 3 * b, {0, 0, 0});
+          if (!bd[1]) {
+            return std::pair{std::vector<Array>{bind_pad(args[0], args[1], cfg)}, std::vector<BatchDim>{b}};
+          }
+          Array x = move_batch_axis(args[0], bd[0], b, size);
+          Array padded = bind_pad(x, zeros({}, x.dtype()), cfg);
+          Array mask = bind_pad(ones(x.shape(), DType::bool_), zeros({}, DType::bool_), cfg);
+          Array fill = lax::broadcast_in_dim(args[1], padded.shape(), {b});  // args[1]: [size]
+          return std::pair{std::vector<Array>{lax::select(mask, padded, fill)}, std::vector<BatchDim>{b}};
+        })
         .sample({AbstractValue{DType::float32, {2, 3}}, AbstractValue{DType::float32, {}}}, Params{{"padding_config", std::vector<int64_t>{1, -1, 1, 0, 2, 0}}})
         .build();
 
@@ -363,6 +438,23 @@ const Primitive concatenate_p =
           }
           return result;
         })
+        // The batch axis of the first mapped operand is kept; other mapped operands are moved to
+        // it and unmapped ones broadcast there (concatenate needs equal ranks), the dimension
+        // shifted past it.
+        .batch([](std::span<const Array> args, std::span<const BatchDim> bd, const Params& p) {
+          const int64_t size = batch_size(args, bd);
+          int64_t b = 0;
+          for (auto d : bd) {
+            if (d) {
+              b = *d;
+              break;
+            }
+          }
+          std::vector<Array> xs;
+          for (size_t i = 0; i < args.size(); ++i) xs.push_back(move_batch_axis(args[i], bd[i], b, size));
+          const int64_t dim = p.get_int("dimension");
+          return std::pair{std::vector<Array>{bind_concat(xs, dim < b ? dim : dim + 1)}, std::vector<BatchDim>{b}};
+        })
         .sample({AbstractValue{DType::float32, {2, 3}}, AbstractValue{DType::float32, {2, 1}}}, Params{{"dimension", int64_t{1}}})
         .build();
 
@@ -383,6 +475,14 @@ const Primitive rev_p =
         .transpose([](std::span<const Array> cts, std::span<const Array>, std::span<const bool>, const Params& p) {
           if (!cts[0].defined()) return std::vector<Array>{Array()};
           return std::vector<Array>{bind1(rev_p, {cts[0]}, p)};
+        })
+        // The reversed dims are shifted past the batch axis, which stays in place.
+        .batch([](std::span<const Array> args, std::span<const BatchDim> bd, const Params& p) {
+          const int64_t b = *bd[0];
+          std::vector<int64_t> dims;
+          for (auto d : p.get_ints("dimensions")) dims.push_back(d < b ? d : d + 1);
+          return std::pair{std::vector<Array>{bind1(rev_p, {args[0]}, Params{{"dimensions", dims}})},
+                           std::vector<BatchDim>{b}};
         })
         .sample({AbstractValue{DType::float32, {2, 3}}}, Params{{"dimensions", std::vector<int64_t>{0, 1}}})
         .build();
@@ -406,6 +506,7 @@ const Primitive iota_p =
         .jvp([](std::span<const Array>, std::span<const Array>, std::span<const Array>, const Params&) {
           return std::vector<Array>{Array()};
         })
+        .no_rule("vmap", "iota has no operands, so it is never mapped")
         .sample({}, Params{{"dtype", DType::int32}, {"shape", Shape{2, 3}}, {"dimension", int64_t{1}}})
         .build();
 

@@ -19,6 +19,14 @@
 // Autodiff: every primitive but iota is linear (its JVP binds it on the tangents), with JAX's
 // transpose rules. A linear input reaches a transpose rule without a value; the rules read its
 // shape from transpose_input_aval (core/rules.h), so the params are JAX's and print as JAX's.
+//
+// Batching (vmap), as JAX's lax rules: the batch axis stays where it is whenever the primitive
+// can carry it there, the axis params shifted past it (broadcast_in_dim: placed after the output
+// dim of the operand dim before it; transpose, slice, rev, pad with an unmapped value: in place;
+// squeeze: moved left by the squeezed dims before it; concatenate: the first mapped operand's
+// axis, unmapped operands broadcast there). reshape moves it to the front first; pad with a
+// mapped padding value selects each example's value by a padded mask. iota has no operands and
+// no rule (no_rule).
 
 #include "core/primitive.h"
 
