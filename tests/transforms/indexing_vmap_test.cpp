@@ -154,6 +154,17 @@ TEST_CASE("dynamic_slice: mapped starts (clamped when out of range) equal the lo
              {xs, l}, {1, 0});
 }
 
+TEST_CASE("dynamic_slice: unmapped starts stay a dynamic_slice, mapped starts become a gather") {
+  auto f = [](const Array& x, const Array& s) { return lax::dynamic_slice(x, {s}, {2}); };
+  Array xs = f64({3, 5}, 43);
+  std::string same = make_jaxpr(vmap(f, {0, none}))(xs, scalar(1, int32)).str();
+  CHECK(same.find("dynamic_slice[slice_sizes=(3, 2)]") != std::string::npos);
+  CHECK(same.find("gather") == std::string::npos);
+  std::string per = make_jaxpr(vmap(f, {0, 0}))(xs, ints({1, 2, 3}, {3})).str();
+  CHECK(per.find("gather") != std::string::npos);
+  CHECK(per.find("dynamic_slice") == std::string::npos);
+}
+
 TEST_CASE("dynamic_update_slice: every mapping of operand, update and starts equals the loop") {
   Array x = f64({5, 4}, 21), xs = f64({6, 5, 4}, 22);
   Array u = f64({2, 3}, 23), us = f64({2, 3, 6}, 24);  // us: batch last
@@ -271,4 +282,14 @@ TEST_CASE("scatter_add: grad of a function using vmap inside matches finite diff
     };
     return vmap(per_example, {none, 0, 0})(a[0], idx, a[1]);
   }, {f64({4}, 39), f64({3, 2}, 40)}, 1);
+  // Mapped starts (clamped): the batched dynamic_update_slice is a scatter and the batched
+  // dynamic_slice a gather, differentiated here.
+  Array starts = ints({3, -1, 9}, {3});
+  check_grads([starts](const std::vector<Array>& a) {
+    auto per_example = [](const Array& x, const Array& s, const Array& u) {
+      Array y = lax::dynamic_update_slice(x, sin(u), {s});
+      return lax::dynamic_slice(y * y, {s + 1}, {2});
+    };
+    return vmap(per_example, {none, 0, 0})(a[0], starts, a[1]);
+  }, {f64({5}, 41), f64({3, 2}, 42)}, 2);
 }
