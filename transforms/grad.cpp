@@ -180,29 +180,27 @@ std::vector<Array> linearize_apply(const LinearizeState& s, const std::vector<Ar
   return s.linear(args);
 }
 
-Array basis(const Array& x, int64_t i) {
-  Array flat = zeros({x.size()}, x.dtype());
-  return reshape(flat.at(i).set(1.0), x.shape());
+Array basis_stack(const AbstractValue& aval) {
+  int64_t n = aval.size();
+  Shape shape{n};
+  shape.insert(shape.end(), aval.shape.begin(), aval.shape.end());
+  return reshape(eye(n, std::nullopt, 0, aval.dtype), shape);
 }
 
-Array jacobian_from_columns(const std::vector<Array>& columns, const Shape& out_shape, const Shape& in_shape) {
+Array jacobian_from_columns(const Array& columns, const Shape& out_shape, const Shape& in_shape) {
   Shape shape = out_shape;
   shape.insert(shape.end(), in_shape.begin(), in_shape.end());
-  if (columns.empty()) return zeros(shape);
-  int64_t out_size = shape_size(out_shape);
-  std::vector<Array> flat;
-  for (auto& c : columns) flat.push_back(reshape(c, {out_size}));
-  return reshape(stack(flat, 1), shape);
+  if (!columns.defined()) return zeros(shape);
+  // columns: [n_in] + out_shape -> out_shape + [n_in] -> out_shape + in_shape
+  int64_t n_in = shape_size(in_shape), n_out = shape_size(out_shape);
+  return reshape(transpose(reshape(columns, {n_in, n_out})), shape);
 }
 
-Array jacobian_from_rows(const std::vector<Array>& rows, const Shape& out_shape, const Shape& in_shape) {
+Array jacobian_from_rows(const Array& rows, const Shape& out_shape, const Shape& in_shape) {
   Shape shape = out_shape;
   shape.insert(shape.end(), in_shape.begin(), in_shape.end());
-  if (rows.empty()) return zeros(shape);
-  int64_t in_size = shape_size(in_shape);
-  std::vector<Array> flat;
-  for (auto& r : rows) flat.push_back(reshape(r, {in_size}));
-  return reshape(stack(flat, 0), shape);
+  if (!rows.defined()) return zeros(shape);
+  return reshape(rows, shape);
 }
 
 }  // namespace detail

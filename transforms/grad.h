@@ -297,15 +297,18 @@ auto linearize(F f, const Args&... args) {
 }
 
 // ---- Jacobians and Hessians -------------------------------------------------------------------------
+// jacfwd is vmap of jvp over the input basis; jacrev is vmap of vjp over the output basis
+// (transforms/vmap.h), so one batched evaluation replaces a loop over basis vectors.
 
 namespace detail {
-/// Stacks per-direction results: out[i] for each basis direction i of an input of shape
-/// `in_shape`, into an array of shape out_shape + in_shape (forward) or out_shape + in_shape
-/// with rows per output element (reverse).
-Array jacobian_from_columns(const std::vector<Array>& columns, const Shape& out_shape, const Shape& in_shape);
-Array jacobian_from_rows(const std::vector<Array>& rows, const Shape& out_shape, const Shape& in_shape);
-/// The i-th standard basis element with x's shape and dtype.
-Array basis(const Array& x, int64_t i);
+/// The standard basis for a value of type `aval`: shape [n] + aval.shape, row i = e_i.
+Array basis_stack(const AbstractValue& aval);
+/// Rearranges per-direction results [k] + other into other + in_shape (forward: columns) or
+/// keeps [rows] as out_shape + in_shape (reverse).
+Array jacobian_from_columns(const Array& columns, const Shape& out_shape, const Shape& in_shape);
+Array jacobian_from_rows(const Array& rows, const Shape& out_shape, const Shape& in_shape);
+/// vmap over a unary Array function, defined in transforms/vmap.cpp.
+Array vmap_unary(const std::function<Array(const Array&)>& f, const Array& xs);
 }  // namespace detail
 
 /// Forward-mode Jacobian of an Array -> Array function w.r.t. argument Argnum: shape
@@ -315,15 +318,15 @@ auto jacfwd(F f, const Loc& loc = Loc::current()) {
   return [f, loc](const auto&... args) -> Array {
     return at_loc(loc, [&] {
       auto tup = std::tuple<std::decay_t<decltype(args)>...>(args...);
-      const Array& x = std::get<Argnum>(tup);
+      const Array x = std::get<Argnum>(tup);
       auto g = [&](const Array& xi) {
         auto t2 = tup;
         std::get<Argnum>(t2) = xi;
-        return std::apply(f, t2);
+        return Array(std::apply(f, t2));
       };
       auto [y, f_jvp] = linearize(g, x);
-      std::vector<Array> cols;
-      for (int64_t i = 0; i < x.size(); ++i) cols.push_back(f_jvp(detail::basis(x, i)));
+      if (x.size() == 0 || y.size() == 0) return detail::jacobian_from_columns(Array(), y.shape(), x.shape());
+      Array cols = detail::vmap_unary([&](const Array& t) { return Array(f_jvp(t)); }, detail::basis_stack(x.aval()));
       return detail::jacobian_from_columns(cols, y.shape(), x.shape());
     });
   };
@@ -335,15 +338,15 @@ auto jacrev(F f, const Loc& loc = Loc::current()) {
   return [f, loc](const auto&... args) -> Array {
     return at_loc(loc, [&] {
       auto tup = std::tuple<std::decay_t<decltype(args)>...>(args...);
-      const Array& x = std::get<Argnum>(tup);
+      const Array x = std::get<Argnum>(tup);
       auto g = [&](const Array& xi) {
         auto t2 = tup;
         std::get<Argnum>(t2) = xi;
         return Array(std::apply(f, t2));
       };
       auto [y, f_vjp] = vjp(g, x);
-      std::vector<Array> rows;
-      for (int64_t i = 0; i < y.size(); ++i) rows.push_back(std::get<0>(f_vjp(detail::basis(y, i))));
+      if (x.size() == 0 || y.size() == 0) return detail::jacobian_from_rows(Array(), y.shape(), x.shape());
+      Array rows = detail::vmap_unary([&](const Array& ct) { return std::get<0>(f_vjp(ct)); }, detail::basis_stack(y.aval()));
       return detail::jacobian_from_rows(rows, y.shape(), x.shape());
     });
   };

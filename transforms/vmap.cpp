@@ -198,6 +198,8 @@ VmapPlan plan_vmap(const std::vector<Array>& leaves, const std::vector<std::pair
   return plan;
 }
 
+Array vmap_unary(const std::function<Array(const Array&)>& f, const Array& xs) { return vmap(f)(xs); }
+
 ClosedJaxpr batch_jaxpr(const ClosedJaxpr& jaxpr, int64_t axis_size, const std::vector<BatchDim>& in_dims,
                         const std::vector<std::optional<int>>& out_axes, const std::vector<AbstractValue>& batched_avals) {
   return trace_to_jaxpr(
