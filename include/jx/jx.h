@@ -21,6 +21,7 @@
 #include "transforms/grad.h"
 #include "transforms/custom.h"
 #include "transforms/vmap.h"
+#include "nnlib/nn.h"
 
 namespace jx {
 /// Threads used by eager kernels (JX_NUM_THREADS or all cores).

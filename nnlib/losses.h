@@ -1,0 +1,5 @@
+#pragma once
+// nnlib: losses (being written).
+
+#include "core/ops.h"
+#include "core/tree.h"
