@@ -1,21 +1,40 @@
-// The primitive registry: every primitive has an eager CPU kernel, a unique name, and its
-// declared samples evaluate eagerly and through make_jaxpr + eval_jaxpr to the same result.
+// The primitive registry: every primitive has an eager CPU kernel (or an interpreter, for call
+// primitives), a JVP rule and a batching rule (or a recorded reason why not), and its declared
+// samples agree between eager evaluation, a staged jaxpr, vmap over a stack of samples, and
+// (for floating outputs) finite differences and the transpose identity.
 #include <set>
 
-#include "testing/testing.h"
+#include "testing/check_grads.h"
+#include "testing/check_vmap.h"
 
 using namespace jx;
 
-TEST_CASE("registry: every primitive has a unique name and an eager cpu kernel") {
+namespace {
+
+Array random_arg(const AbstractValue& aval, unsigned seed) {
+  if (is_floating(aval.dtype)) return testing::uniform(aval.shape, 0.1, 0.9, aval.dtype, seed);
+  return zeros(aval.shape, aval.dtype);
+}
+
+bool has_rule_or_gap(const PrimitiveDef& def, const std::string& transform, bool has_rule) {
+  return has_rule || def.gaps.count(transform) > 0;
+}
+
+}  // namespace
+
+TEST_CASE("registry: every primitive has a unique name, an eager kernel, and JVP and batching rules") {
   ensure_runtime_initialized();
   std::set<std::string> names;
   REQUIRE(all_primitives().size() > 40);
   for (const Primitive& p : all_primitives()) {
     CAPTURE(p.name());
+    const PrimitiveDef& def = p.def();
     CHECK(names.insert(p.name()).second);
     // Call primitives (custom_jvp, custom_vjp, checkpoint, ...) are interpreted, not kernels.
-    CHECK((static_cast<bool>(p.def().kernels[static_cast<int>(DeviceKind::cpu)]) || static_cast<bool>(p.def().impl)));
+    CHECK((static_cast<bool>(def.kernels[static_cast<int>(DeviceKind::cpu)]) || static_cast<bool>(def.impl)));
     CHECK(find_primitive(p.name()) == p);
+    CHECK(has_rule_or_gap(def, "jvp", def.jvp || def.jvp_full));
+    CHECK(has_rule_or_gap(def, "vmap", static_cast<bool>(def.batch)));
   }
 }
 
@@ -26,10 +45,7 @@ TEST_CASE("registry: declared samples agree between eager evaluation and a stage
       CAPTURE(p.name());
       std::vector<Array> args;
       unsigned seed = 1;
-      for (auto& aval : s.args) {
-        args.push_back(is_floating(aval.dtype) ? testing::uniform(aval.shape, 0.1, 0.9, aval.dtype, seed++)
-                                               : zeros(aval.shape, aval.dtype));
-      }
+      for (auto& aval : s.args) args.push_back(random_arg(aval, seed++));
       auto eager = jx::bind(p, args, s.params);
       std::vector<AbstractValue> avals;
       for (auto& a : args) avals.push_back(a.aval());
@@ -41,5 +57,67 @@ TEST_CASE("registry: declared samples agree between eager evaluation and a stage
     }
   }
   MESSAGE("samples checked: " << checked);
-  CHECK(checked >= 30);  // every family declares samples
+  CHECK(checked >= 30);  // every family but elementwise declares samples
+}
+
+TEST_CASE("registry: vmap of every sample over a stack of 3 examples equals the loop") {
+  int checked = 0;
+  for (const Primitive& p : all_primitives()) {
+    if (!p.def().batch) continue;
+    for (const PrimitiveSample& s : p.def().samples) {
+      CAPTURE(p.name());
+      std::vector<Array> batched;
+      std::vector<std::optional<int>> axes;
+      for (size_t i = 0; i < s.args.size(); ++i) {
+        std::vector<Array> rows;
+        for (unsigned b = 0; b < 3; ++b) rows.push_back(random_arg(s.args[i], 10 * static_cast<unsigned>(i) + b + 1));
+        batched.push_back(stack(rows));
+        axes.push_back(0);
+      }
+      testing::check_vmap([&](const std::vector<Array>& xs) { return jx::bind(p, xs, s.params)[0]; }, batched, axes);
+      ++checked;
+    }
+  }
+  MESSAGE("vmap samples checked: " << checked);
+  CHECK(checked >= 30);
+}
+
+TEST_CASE("registry: first-order derivatives of every floating sample match finite differences") {
+  int checked = 0;
+  for (const Primitive& p : all_primitives()) {
+    if (!p.def().jvp && !p.def().jvp_full) continue;
+    for (const PrimitiveSample& s : p.def().samples) {
+      CAPTURE(p.name());
+      std::vector<Array> args;
+      std::vector<size_t> float_args;
+      for (size_t i = 0; i < s.args.size(); ++i) {
+        args.push_back(random_arg(s.args[i], static_cast<unsigned>(i) + 3));
+        if (is_floating(s.args[i].dtype)) float_args.push_back(i);
+      }
+      // Finite differences in float64 (float32 steps can straddle the kinks of min/max); keep
+      // the sample's dtype when the primitive's params pin it.
+      std::vector<Array> args64 = args;
+      for (size_t i : float_args) args64[i] = args[i].astype(float64);
+      try {
+        jx::bind(p, args64, s.params);
+        args = args64;
+      } catch (const Error&) {
+      }
+      auto outs = jx::bind(p, args, s.params);
+      if (float_args.empty() || !is_floating(outs[0].dtype())) continue;
+      // Differentiate w.r.t. the floating arguments; integer arguments (indices) stay fixed.
+      testing::VecFn f = [&](const std::vector<Array>& xs) {
+        std::vector<Array> full = args;
+        for (size_t k = 0; k < float_args.size(); ++k) full[float_args[k]] = xs[k];
+        return jx::bind(p, full, s.params)[0];
+      };
+      std::vector<Array> xs;
+      for (size_t i : float_args) xs.push_back(args[i]);
+      testing::check_jvp(f, xs);
+      testing::check_vjp(f, xs);
+      ++checked;
+    }
+  }
+  MESSAGE("derivative samples checked: " << checked);
+  CHECK(checked >= 20);
 }
