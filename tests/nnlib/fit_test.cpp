@@ -342,3 +342,36 @@ TEST_CASE("DataLoader: bad data is rejected with the shapes") {
   CHECK(contains(value_error([] { nn::DataLoader<Tree>(Tree{{"x", scalar(1.0)}}, 2); }), "got f32[]"));
   CHECK(contains(value_error([] { nn::DataLoader<Array>(zeros({4}), 0); }), "batch_size must be positive, got 0"));
 }
+
+TEST_CASE("evaluate: averages an eval step over the batches") {
+  Array x = arange(6).astype(float32);
+  nn::DataLoader<Array> loader(x, 4);  // batches [0..3], [4, 5]
+  auto eval_step = [](const Array& scale, const Array& batch) {
+    return std::map<std::string, Array>{{"sum", sum(batch * scale)}, {"n", scalar(batch.shape()[0] * 1.0)}};
+  };
+  nn::Metrics m = nn::evaluate(eval_step, scalar(2.0), loader);
+  CHECK(m.at("sum") == doctest::Approx((12.0 + 18.0) / 2));
+  CHECK(m.at("n") == doctest::Approx(3.0));
+  std::vector<Array> plain{ones({2}), zeros({2})};
+  CHECK(nn::evaluate(eval_step, scalar(1.0), plain).at("sum") == doctest::Approx(1.0));
+}
+
+TEST_CASE("fit: bad options are rejected before training") {
+  std::vector<int> batches{1};
+  int state = 0;
+  int calls = 0;
+  auto step = [&](int s, int) {
+    ++calls;
+    return std::make_pair(s, nn::Metrics{{"loss", 1.0}});
+  };
+  CHECK(contains(value_error([&] {
+                   nn::fit(state, step, batches, {.checkpoint = nn::BestCheckpoint{.path = "x.safetensors"}});
+                 }),
+                 "best-checkpoint saving needs a tree state"));
+  CHECK(contains(value_error([&] { nn::fit(state, step, batches, {.epochs = -1}); }), "epochs must be >= 0, got -1"));
+  CHECK(contains(value_error([&] {
+                   nn::fit(state, step, batches, {.early_stopping = nn::EarlyStopping{.patience = -2}});
+                 }),
+                 "patience must be >= 0, got -2"));
+  CHECK(calls == 0);
+}
