@@ -212,3 +212,33 @@ TEST_CASE("init: errors name the initializer and the bad argument") {
   CHECK_THROWS_WITH_AS(init::variance_scaling(1, "fan_in", "normal", 5)(k, {3, 3}, float32),
                        doctest::Contains("axis 5"), ShapeError);
 }
+
+TEST_CASE("init: values equal jax.nn.initializers for the same key (threefry draws as JAX)") {
+  // Reference values from JAX 0.10 (CPU): jax.nn.initializers.<name>()(jax.random.PRNGKey(0), shape, float32).
+  Array k = random::key(0);
+  CHECK_ALLCLOSE_TOL(init::glorot_uniform()(k, {3, 4}, float32),
+                     (std::vector<double>{0.8289182186126709, 0.886157751083374, -0.31053584814071655, -0.05801473930478096,
+                                          0.12940874695777893, -0.6193680763244629, -0.3514512777328491, 0.35084980726242065,
+                                          0.45692288875579834, -0.6091626882553101, 0.8987006545066833, -0.8790057897567749}),
+                     1e-5, 1e-6);
+  CHECK_ALLCLOSE_TOL(init::he_normal()(k, {2, 3}, float32),
+                     (std::vector<double>{1.6552032232284546, 1.9494074583053589, -0.4691488444805145, -0.08530155569314957,
+                                          0.19099149107933044, -1.0375028848648071}),
+                     1e-5, 1e-6);
+  // HWIO [2, 2, 1, 3]: fan_in = 2 * 2 * 1.
+  CHECK_ALLCLOSE_TOL(init::lecun_normal()(k, {2, 2, 1, 3}, float32),
+                     (std::vector<double>{0.8276016116142273, 0.9747037291526794, -0.23457442224025726, -0.04265077784657478,
+                                          0.09549574553966522, -0.5187514424324036, -0.26771092414855957, 0.2672174274921417,
+                                          0.357908695936203, -0.5074857473373413, 1.0174574851989746, -0.9526008367538452}),
+                     1e-5, 1e-6);
+  // Orthogonal: JAX's sign-corrected QR and Gram–Schmidt give the same Q for the same draws.
+  CHECK_ALLCLOSE_TOL(init::orthogonal()(k, {3, 3}, float32),
+                     (std::vector<double>{0.9554101228713989, 0.2941357493400574, 0.02599557861685753, -0.04628981649875641,
+                                          0.2361408770084381, -0.9706156253814697, -0.2916313707828522, 0.9261326193809509,
+                                          0.23922686278820038}),
+                     1e-4, 1e-5);
+  CHECK_ALLCLOSE_TOL(init::orthogonal()(k, {2, 4}, float32),
+                     (std::vector<double>{0.9220002889633179, -0.24637238681316376, 0.1000564843416214, -0.2814333736896515,
+                                          0.31397533416748047, 0.20442357659339905, -0.7088381052017212, 0.5976447463035583}),
+                     1e-4, 1e-5);
+}
