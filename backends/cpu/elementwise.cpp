@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <type_traits>
 
@@ -307,6 +308,49 @@ void register_elementwise_kernels() {
                     if constexpr (std::is_same_v<T, bool>) return !x;
                     else return T(~x);
                   }));
+
+  register_kernel(xor_p, cpu, map_binary<LogicTypes>([](auto a, auto b) {
+                    using T = decltype(a);
+                    if constexpr (std::is_same_v<T, bool>) return a != b;
+                    else return T(a ^ b);
+                  }));
+  // Shift amounts are read as unsigned (as XLA): >= the bit width, or negative, shifts all
+  // bits out (0, or the sign fill for the arithmetic right shift).
+  register_kernel(shift_left_p, cpu, map_binary<IntTypes>([](auto a, auto b) {
+                    using T = decltype(a);
+                    using U = std::make_unsigned_t<T>;
+                    if (static_cast<U>(b) >= 8 * sizeof(T)) return T(0);
+                    return static_cast<T>(static_cast<U>(a) << static_cast<U>(b));
+                  }));
+  register_kernel(shift_right_logical_p, cpu, map_binary<IntTypes>([](auto a, auto b) {
+                    using T = decltype(a);
+                    using U = std::make_unsigned_t<T>;
+                    if (static_cast<U>(b) >= 8 * sizeof(T)) return T(0);
+                    return static_cast<T>(static_cast<U>(a) >> static_cast<U>(b));
+                  }));
+  register_kernel(shift_right_arithmetic_p, cpu, map_binary<IntTypes>([](auto a, auto b) {
+                    using T = decltype(a);
+                    using U = std::make_unsigned_t<T>;
+                    using S = std::make_signed_t<T>;
+                    const S sa = static_cast<S>(a);  // the bit pattern, read as signed
+                    if (static_cast<U>(b) >= 8 * sizeof(T)) return static_cast<T>(sa < 0 ? S(-1) : S(0));
+                    return static_cast<T>(sa >> static_cast<U>(b));  // arithmetic (C++20)
+                  }));
+  register_kernel(bitcast_convert_type_p, cpu, [](std::span<const Array> in, std::span<Array> out, const Params&) {
+    dispatch(in[0].dtype(), NumericTypes{}, [&](auto s) {
+      using S = decltype(s);
+      dispatch(out[0].dtype(), NumericTypes{}, [&](auto d) {
+        using D = decltype(d);
+        if constexpr (sizeof(S) == sizeof(D)) {
+          const S* x = in[0].data<S>();
+          D* y = out[0].mutable_data<D>();
+          parallel_for(in[0].size(), kElementwiseGrain, [&](int64_t b, int64_t e) {
+            if (e > b) std::memcpy(y + b, x + b, static_cast<size_t>(e - b) * sizeof(S));
+          });
+        }
+      });
+    });
+  });
 
   // ---- unary, all numeric types ----
   register_kernel(neg_p, cpu, map_unary<NumericTypes>([](auto x) {

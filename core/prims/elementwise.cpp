@@ -65,7 +65,7 @@ Array convert(const Array& x, TypeInfo t) {
   // A concrete weak scalar (a C++ number) converts on the host, as JAX converts a Python
   // scalar with numpy: `x_f32 * 2.0` stages `mul a 2.0:f32[]`, not a convert equation.
   if (!x.is_tracer() && x.weak_type() && x.ndim() == 0) {
-    return eval_primitive(convert_element_type_p, std::span<const Array>(&x, 1), params)[0];
+    return detail::convert_weak_scalar(x, t.dtype, t.weak);
   }
   return bind1(convert_element_type_p, {x}, params);
 }
@@ -371,6 +371,50 @@ const Primitive ge_p = comparison("ge").jvp(zero_jvp()).batch(ew_batch(&ge_p)).b
 const Primitive and_p = elementwise_binary("and", int_or_bool_dtype, "bool or integer").jvp(zero_jvp()).batch(ew_batch(&and_p)).build();
 const Primitive or_p = elementwise_binary("or", int_or_bool_dtype, "bool or integer").jvp(zero_jvp()).batch(ew_batch(&or_p)).build();
 const Primitive not_p = elementwise_unary("not", int_or_bool_dtype, "a bool or integer").jvp(zero_jvp()).batch(ew_batch(&not_p)).build();
+
+// Bit operations (lax.bitwise_xor, lax.shift_*): integer results, so zero tangents.
+namespace {
+bool integer_dtype(DType d) { return !is_floating(d) && d != DType::bool_; }
+}  // namespace
+const Primitive xor_p = elementwise_binary("xor", int_or_bool_dtype, "bool or integer").jvp(zero_jvp()).batch(ew_batch(&xor_p))
+                            .sample({AbstractValue{DType::uint32, {4}, false}, AbstractValue{DType::uint32, {4}, false}})
+                            .build();
+const Primitive shift_left_p = elementwise_binary("shift_left", integer_dtype, "integer").jvp(zero_jvp()).batch(ew_batch(&shift_left_p))
+                                   .sample({AbstractValue{DType::int32, {4}, false}, AbstractValue{DType::int32, {}, false}})
+                                   .build();
+const Primitive shift_right_logical_p =
+    elementwise_binary("shift_right_logical", integer_dtype, "integer").jvp(zero_jvp()).batch(ew_batch(&shift_right_logical_p))
+        .sample({AbstractValue{DType::uint32, {2, 3}, false}, AbstractValue{DType::uint32, {2, 3}, false}})
+        .build();
+const Primitive shift_right_arithmetic_p =
+    elementwise_binary("shift_right_arithmetic", integer_dtype, "integer").jvp(zero_jvp()).batch(ew_batch(&shift_right_arithmetic_p))
+        .sample({AbstractValue{DType::int64, {3}, false}, AbstractValue{DType::int64, {3}, false}})
+        .build();
+
+// bitcast_convert_type: same shape, new dtype of the same width. Its "derivative" would relate
+// bit patterns, so the tangent is zero (as JAX, whose JVP is zero for integer outputs and which
+// we extend to float outputs: a bitcast float is not a smooth function of its input).
+const Primitive bitcast_convert_type_p =
+    PrimitiveBuilder("bitcast_convert_type")
+        .shape_rule([](std::span<const AbstractValue> in, const Params& p) {
+          JX_CHECK(in.size() == 1, "bitcast_convert_type takes one operand");
+          const DType to = p.get<DType>("new_dtype");
+          if (in[0].dtype == DType::bool_ || to == DType::bool_) {
+            throw_error<DTypeError>("[bitcast_convert_type] bool cannot be bitcast, got ", in[0].str(), " to ",
+                                    dtype_name(to));
+          }
+          if (itemsize(in[0].dtype) != itemsize(to)) {
+            throw_error<DTypeError>("[bitcast_convert_type] needs types of the same bit width, got ", in[0].str(),
+                                    " (", 8 * itemsize(in[0].dtype), " bits) to ", dtype_name(to), " (",
+                                    8 * itemsize(to), " bits)");
+          }
+          return std::vector<AbstractValue>{AbstractValue{to, in[0].shape, false}};
+        })
+        .jvp(zero_jvp())
+        .batch(ew_batch(&bitcast_convert_type_p))
+        .sample({AbstractValue{DType::float32, {4}, false}}, Params{{"new_dtype", DType::uint32}})
+        .sample({AbstractValue{DType::float64, {2, 2}, false}}, Params{{"new_dtype", DType::int64}})
+        .build();
 
 // neg is linear: d(-x) = -dx, and its transpose is itself.
 const Primitive neg_p = numeric_unary("neg")
@@ -892,6 +936,57 @@ Array logical_not(const Array& x, const Loc& loc) {
     return bind1(not_p, {x});
   });
 }
+
+namespace {
+// Integer operands for the shift ops: promoted and broadcast, bools counted as int32 (numpy).
+std::vector<Array> shift_operands(const char* op, const Array& a, const Array& b) {
+  check_defined(op, a);
+  check_defined(op, b);
+  if (is_floating(a.dtype()) || is_floating(b.dtype())) {
+    throw_error<DTypeError>("[", op, "] needs integer operands, got ", a.aval().str(), " and ", b.aval().str());
+  }
+  return promote_numeric(op, {a, b});
+}
+}  // namespace
+
+Array bitwise_xor(const Array& a, const Array& b, const Loc& loc) {
+  return at_loc(loc, [&] {
+    check_defined("bitwise_xor", a);
+    check_defined("bitwise_xor", b);
+    if (is_floating(a.dtype()) || is_floating(b.dtype())) {
+      throw_error<DTypeError>("[bitwise_xor] needs bool or integer operands, got ", a.aval().str(), " and ",
+                              b.aval().str());
+    }
+    return bind1(xor_p, promote_and_broadcast("bitwise_xor", {a, b}));
+  });
+}
+Array left_shift(const Array& a, const Array& b, const Loc& loc) {
+  return at_loc(loc, [&] { return bind1(shift_left_p, shift_operands("left_shift", a, b)); });
+}
+Array right_shift(const Array& a, const Array& b, const Loc& loc) {
+  return at_loc(loc, [&] {
+    auto args = shift_operands("right_shift", a, b);
+    return bind1(is_signed_integer(args[0].dtype()) ? shift_right_arithmetic_p : shift_right_logical_p, args);
+  });
+}
+namespace lax {
+Array shift_left(const Array& a, const Array& b, const Loc& loc) {
+  return at_loc(loc, [&] { return bind1(shift_left_p, shift_operands("shift_left", a, b)); });
+}
+Array shift_right_logical(const Array& a, const Array& b, const Loc& loc) {
+  return at_loc(loc, [&] { return bind1(shift_right_logical_p, shift_operands("shift_right_logical", a, b)); });
+}
+Array shift_right_arithmetic(const Array& a, const Array& b, const Loc& loc) {
+  return at_loc(loc, [&] { return bind1(shift_right_arithmetic_p, shift_operands("shift_right_arithmetic", a, b)); });
+}
+Array bitcast_convert_type(const Array& x, DType new_dtype, const Loc& loc) {
+  return at_loc(loc, [&] {
+    check_defined("bitcast_convert_type", x);
+    if (x.dtype() == new_dtype) return x;
+    return bind1(bitcast_convert_type_p, {x}, Params{{"new_dtype", new_dtype}});
+  });
+}
+}  // namespace lax
 
 Array operator+(const Array& a, const ArrayArg& b) { return add(a, b.value, b.loc); }
 Array operator-(const Array& a, const ArrayArg& b) { return subtract(a, b.value, b.loc); }

@@ -16,6 +16,7 @@ extern const Primitive exp_p, log_p, log1p_p, expm1_p, sin_p, cos_p, tan_p, tanh
     lgamma_p, digamma_p, logistic_p, is_finite_p, integer_pow_p;
 extern const Primitive eq_p, ne_p, lt_p, le_p, gt_p, ge_p, and_p, or_p, not_p;
 extern const Primitive select_n_p, convert_element_type_p, stop_gradient_p;
+extern const Primitive xor_p, shift_left_p, shift_right_logical_p, shift_right_arithmetic_p, bitcast_convert_type_p;
 // Parameters and contracts beyond "same dtype, same shape (or one 0-d operand)":
 //  - eq/ne/lt/le/gt/ge: any dtype, bool output. and/or/not: bool or integer (bitwise on ints).
 //  - is_finite: floating input, bool output.
@@ -25,6 +26,29 @@ extern const Primitive select_n_p, convert_element_type_p, stop_gradient_p;
 //    shape or 0-d; cases share dtype and shape; case i is taken where pred == i (false = 0).
 //    Out-of-range int32 indices are clamped.
 //  - stop_gradient: identity (its JVP is zero).
+//  - xor: bool or integer (bitwise on ints). Zero tangents.
+//  - shift_left / shift_right_logical / shift_right_arithmetic: integer operands (not bool); the
+//    shift amount is read as unsigned, as XLA: amounts >= the bit width (or negative) give 0,
+//    or the sign fill for shift_right_arithmetic (which shifts the bit pattern arithmetically on
+//    unsigned types too). Zero tangents.
+//  - bitcast_convert_type[new_dtype]: reinterprets the bits of a non-bool operand as new_dtype
+//    of the same width (int32/uint32/float32, int64/float64); same shape. Zero tangent (the bit
+//    pattern has no meaningful derivative).
+
+/// numpy's bitwise_xor (^): bool or integer operands, promoted and broadcast.
+Array bitwise_xor(const Array& a, const Array& b, const Loc& loc = Loc::current());
+/// numpy's left_shift (<<): integer operands (bools count as int32), promoted and broadcast.
+Array left_shift(const Array& a, const Array& b, const Loc& loc = Loc::current());
+/// numpy's right_shift (>>): arithmetic for signed types, logical for unsigned ones.
+Array right_shift(const Array& a, const Array& b, const Loc& loc = Loc::current());
+
+namespace lax {
+Array shift_left(const Array& a, const Array& b, const Loc& loc = Loc::current());
+Array shift_right_logical(const Array& a, const Array& b, const Loc& loc = Loc::current());
+Array shift_right_arithmetic(const Array& a, const Array& b, const Loc& loc = Loc::current());
+/// Reinterprets x's bits as `new_dtype` (same bit width; not bool).
+Array bitcast_convert_type(const Array& x, DType new_dtype, const Loc& loc = Loc::current());
+}  // namespace lax
 
 /// Exact-match overloads next to ops.h's `operator!(const ArrayArg&)` and
 /// `operator&&/||(const Array&, const ArrayArg&)`: Array's explicit operator bool makes the
