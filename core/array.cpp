@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <iomanip>
 #include <sstream>
 
@@ -74,7 +75,33 @@ Array scalar_array(double value, DType dtype, bool weak) {
   Array out = empty_array(AbstractValue{dtype, {}, weak});
   dispatch_dtype(dtype, [&](auto t) {
     using T = decltype(t);
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+      // Saturate (a double outside T's range is undefined behaviour to cast); NaN -> 0.
+      if (std::isnan(value)) value = 0;
+      value = std::min(value, static_cast<double>(std::numeric_limits<T>::max()));
+      value = std::max(value, static_cast<double>(std::numeric_limits<T>::min()));
+    }
     *out.mutable_data<T>() = static_cast<T>(value);
+  });
+  return out;
+}
+
+Array convert_weak_scalar(const Array& x, DType dtype, bool weak) {
+  if (x.impl().has_exact_scalar()) {
+    Array out = scalar_array(x.impl().exact_scalar(), dtype, weak);
+    if (is_floating(dtype)) out.impl().set_exact_scalar(x.impl().exact_scalar());
+    return out;
+  }
+  Array out = empty_array(AbstractValue{dtype, {}, weak});
+  dispatch_dtype(dtype, [&](auto t) {
+    using To = decltype(t);
+    if constexpr (std::is_same_v<To, bool>) {
+      uint8_t v;
+      copy_to_host(x, DType::bool_, &v, "convert", Loc());
+      *out.mutable_data<bool>() = v != 0;
+    } else {
+      copy_to_host(x, dtype, out.mutable_data<To>(), "convert", Loc());
+    }
   });
   return out;
 }

@@ -60,10 +60,17 @@ class ArrayImpl {
   const AbstractValue& aval() const { return aval_; }
   const std::shared_ptr<Buffer>& buffer() const { return buffer_; }
   virtual Tracer* as_tracer() { return nullptr; }
+  /// A weakly typed scalar made from a C++ number keeps its exact value, so that promotion to
+  /// a wider type (`x_f64 * 0.01`) does not see it rounded to the default float first.
+  void set_exact_scalar(double v) { exact_ = v, has_exact_ = true; }
+  bool has_exact_scalar() const { return has_exact_; }
+  double exact_scalar() const { return exact_; }
 
  protected:
   AbstractValue aval_;
   std::shared_ptr<Buffer> buffer_;
+  double exact_ = 0;
+  bool has_exact_ = false;
 };
 
 class Array;
@@ -170,6 +177,9 @@ Array empty_array(const AbstractValue& aval, Device device = Device{});
 /// A concrete array copied from host memory of `dtype`.
 Array array_from_host(const void* data, DType dtype, Shape shape, bool weak = false);
 Array scalar_array(double value, DType dtype, bool weak);
+/// Converts a concrete weakly typed scalar on the host (as JAX converts a Python number), from
+/// its exact value when it has one.
+Array convert_weak_scalar(const Array& x, DType dtype, bool weak);
 /// Host copy of a concrete array converted to `dtype`.
 void copy_to_host(const Array& x, DType dtype, void* out, const char* op, const Loc& loc);
 }  // namespace detail
@@ -181,10 +191,16 @@ Array::Array(T value) {
     *this = detail::scalar_array(value ? 1.0 : 0.0, DType::bool_, false);
   } else if constexpr (std::is_floating_point_v<T>) {
     *this = detail::scalar_array(static_cast<double>(value), default_float, true);
+    impl_->set_exact_scalar(static_cast<double>(value));
   } else if constexpr (std::is_unsigned_v<T> && sizeof(T) >= 4) {
     *this = detail::scalar_array(static_cast<double>(value), DType::uint32, false);
   } else {
-    *this = detail::scalar_array(static_cast<double>(value), default_int, true);
+    // A C++ integer is a weak int32, or a weak int64 when it does not fit (as JAX with x64).
+    const bool wide = static_cast<long double>(value) > INT32_MAX || static_cast<long double>(value) < INT32_MIN;
+    *this = detail::scalar_array(static_cast<double>(value), wide ? DType::int64 : default_int, true);
+    if constexpr (sizeof(T) >= 8) {
+      if (wide) *this->mutable_data<int64_t>() = static_cast<int64_t>(value);
+    }
   }
 }
 

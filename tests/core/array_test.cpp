@@ -60,3 +60,17 @@ TEST_CASE("array: truth value of arrays") {
   CHECK_FALSE(static_cast<bool>(Array(0.0)));
   CHECK_THROWS_WITH_AS(static_cast<bool>(array({1.f, 2.f})), doctest::Contains("ambiguous"), ValueError);
 }
+
+TEST_CASE("array: C++ numbers keep their exact value when promoted to float64") {
+  Array x = array(std::vector<double>{1.0});
+  // 0.01 is not representable in float32: a float32 round trip would give 0.00999999977648258.
+  CHECK((x * 0.01).item<double>() == 0.01);
+  CHECK((x + 1e-10).item<double>() == 1.0 + 1e-10);
+  CHECK((x * 0.01).dtype() == float64);
+  CHECK((array({1.f}) * 0.01).dtype() == float32);
+  // Integers beyond int32 become weak int64.
+  Array big = int64_t{5000000000};
+  CHECK(big.dtype() == int64);
+  CHECK(big.item<int64_t>() == 5000000000);
+  CHECK(Array(3).dtype() == int32);
+}
