@@ -595,3 +595,26 @@ TEST_CASE("global_norm and clip_by_global_norm: values by formula") {
   auto [u2, s2] = loose.update(t, loose.init(t));
   CHECK_ALLCLOSE(u2["b"].array(), V{4.0});
 }
+
+TEST_CASE("optimizers: updates work under vmap and grad") {
+  auto opt = optim::adam(0.1);
+  // vmap over a batch of independent parameter vectors equals the loop.
+  Array ps = testing::uniform({3, 4}, -1.0, 1.0, float64, 51);
+  Array gs = testing::uniform({3, 4}, -1.0, 1.0, float64, 52);
+  auto one = [&](const Array &p, const Array &g) {
+    auto [u, s] = opt.update(g, opt.init(p), p);
+    return optim::apply_updates(p, u);
+  };
+  Array mapped = vmap(one)(ps, gs);
+  for (int i = 0; i < 3; ++i)
+    CHECK_ALLCLOSE(mapped[i], one(ps[i], gs[i]));
+  // grad through one sgd step: h(p) = sum((p - 0.1 * 2p)^2) = 0.64 sum(p^2),
+  // dh/dp = 1.28 p.
+  auto sgd = optim::sgd(0.1);
+  auto h = [&](const Array &p) {
+    auto [u, s] = sgd.update(2.0 * p, sgd.init(p), p);
+    return sum(square(optim::apply_updates(p, u)));
+  };
+  Array p = array({1.0, -2.0, 0.5}).astype(float64);
+  CHECK_ALLCLOSE(grad(h)(p), V{1.28, -2.56, 0.64});
+}
