@@ -25,6 +25,11 @@ PrimitiveBuilder elementwise_unary(const std::string& name, DTypePredicate allow
     }
     return std::vector<AbstractValue>{in[0]};
   });
+  // Registry sweep samples in the first dtype family the primitive accepts.
+  DType d = allowed(DType::float32) ? DType::float32 : allowed(DType::int32) ? DType::int32 : DType::bool_;
+  b.sample({AbstractValue{d, {5}}});
+  b.sample({AbstractValue{d == DType::float32 ? DType::float64 : d, {2, 3}}});
+  b.sample({AbstractValue{d, {}}});
   return b;
 }
 
@@ -49,6 +54,12 @@ PrimitiveBuilder elementwise_binary(const std::string& name, DTypePredicate allo
                       !out_dtype && a.weak_type && c.weak_type};
     return std::vector<AbstractValue>{out};
   });
+  // Registry sweep samples: equal shapes, and a 0-d operand on either side.
+  DType d = allowed(DType::float32) ? DType::float32 : allowed(DType::int32) ? DType::int32 : DType::bool_;
+  DType d64 = d == DType::float32 ? DType::float64 : d;
+  b.sample({AbstractValue{d, {4}}, AbstractValue{d, {4}}});
+  b.sample({AbstractValue{d64, {2, 3}}, AbstractValue{d64, {}}});
+  b.sample({AbstractValue{d64, {}}, AbstractValue{d64, {3}}});
   return b;
 }
 

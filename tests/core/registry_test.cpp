@@ -57,7 +57,7 @@ TEST_CASE("registry: declared samples agree between eager evaluation and a stage
     }
   }
   MESSAGE("samples checked: " << checked);
-  CHECK(checked >= 30);  // every family but elementwise declares samples
+  CHECK(checked >= 150);  // every family declares samples
 }
 
 TEST_CASE("registry: vmap of every sample over a stack of 3 examples equals the loop") {
@@ -86,6 +86,9 @@ TEST_CASE("registry: first-order derivatives of every floating sample match fini
   int checked = 0;
   for (const Primitive& p : all_primitives()) {
     if (!p.def().jvp && !p.def().jvp_full) continue;
+    // stop_gradient is the identity with a zero derivative by definition: finite differences
+    // see the identity, so it is checked by its own tests instead.
+    if (p.name() == "stop_gradient") continue;
     for (const PrimitiveSample& s : p.def().samples) {
       CAPTURE(p.name());
       std::vector<Array> args;
