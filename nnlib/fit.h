@@ -48,17 +48,17 @@ struct EarlyStopping {
 /// tree: jx::Tree, std containers or a JX_TREE struct). The file's metadata records the epoch
 /// and the monitored value.
 struct BestCheckpoint {
-  std::filesystem::path path;
+  std::filesystem::path path{};
   std::string monitor = "val_loss";
   Mode mode = Mode::min;
 };
 
 struct FitOptions {
   int epochs = 1;
-  std::optional<EarlyStopping> early_stopping;
-  std::optional<BestCheckpoint> checkpoint;
+  std::optional<EarlyStopping> early_stopping{};
+  std::optional<BestCheckpoint> checkpoint{};
   /// A CSV of per-epoch metrics ("epoch,<metric names sorted>"), rewritten after every epoch.
-  std::filesystem::path csv_log;
+  std::filesystem::path csv_log{};
   Progress progress = Progress::automatic;
   /// Where progress goes; nullptr means std::cerr.
   std::ostream* out = nullptr;
