@@ -309,6 +309,16 @@ Array jacobian_from_columns(const Array& columns, const Shape& out_shape, const 
 Array jacobian_from_rows(const Array& rows, const Shape& out_shape, const Shape& in_shape);
 /// vmap over a unary Array function, defined in transforms/vmap.cpp.
 Array vmap_unary(const std::function<Array(const Array&)>& f, const Array& xs);
+
+/// f as a function of its argument Argnum alone, the other arguments fixed at `args`.
+template <int Argnum, class F, class Tuple>
+auto partial_in(const F& f, const Tuple& args) {
+  return [&f, &args](const Array& xi) {
+    auto t = args;
+    std::get<Argnum>(t) = xi;
+    return Array(std::apply(f, t));
+  };
+}
 }  // namespace detail
 
 /// Forward-mode Jacobian of an Array -> Array function w.r.t. argument Argnum: shape
@@ -319,12 +329,7 @@ auto jacfwd(F f, const Loc& loc = Loc::current()) {
     return at_loc(loc, [&] {
       auto tup = std::tuple<std::decay_t<decltype(args)>...>(args...);
       const Array x = std::get<Argnum>(tup);
-      auto g = [&](const Array& xi) {
-        auto t2 = tup;
-        std::get<Argnum>(t2) = xi;
-        return Array(std::apply(f, t2));
-      };
-      auto [y, f_jvp] = linearize(g, x);
+      auto [y, f_jvp] = linearize(detail::partial_in<Argnum>(f, tup), x);
       if (x.size() == 0 || y.size() == 0) return detail::jacobian_from_columns(Array(), y.shape(), x.shape());
       Array cols = detail::vmap_unary([&](const Array& t) { return Array(f_jvp(t)); }, detail::basis_stack(x.aval()));
       return detail::jacobian_from_columns(cols, y.shape(), x.shape());
@@ -339,12 +344,7 @@ auto jacrev(F f, const Loc& loc = Loc::current()) {
     return at_loc(loc, [&] {
       auto tup = std::tuple<std::decay_t<decltype(args)>...>(args...);
       const Array x = std::get<Argnum>(tup);
-      auto g = [&](const Array& xi) {
-        auto t2 = tup;
-        std::get<Argnum>(t2) = xi;
-        return Array(std::apply(f, t2));
-      };
-      auto [y, f_vjp] = vjp(g, x);
+      auto [y, f_vjp] = vjp(detail::partial_in<Argnum>(f, tup), x);
       if (x.size() == 0 || y.size() == 0) return detail::jacobian_from_rows(Array(), y.shape(), x.shape());
       Array rows = detail::vmap_unary([&](const Array& ct) { return std::get<0>(f_vjp(ct)); }, detail::basis_stack(y.aval()));
       return detail::jacobian_from_rows(rows, y.shape(), x.shape());
