@@ -1,151 +1,60 @@
-// A small fixed thread pool with passive waiting.
+// jx's thread pool is the OpenMP runtime's: oneDNN (built on OpenMP in Debian) and jx's eager
+// kernels then share one set of worker threads. Two pools on two cores fight each other: after
+// a parallel region libgomp's workers spin (GOMP_SPINCOUNT, read when libgomp is loaded, before
+// any jx code could change it), which halved the throughput of jx's own pool next to oneDNN.
 
 #include "backends/cpu/thread_pool.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <cstdlib>
-#include <mutex>
 #include <thread>
-#include <vector>
 
 namespace jx::cpu {
 
 namespace {
-
-class Pool {
- public:
-  explicit Pool(int n) { resize(n); }
-  ~Pool() { stop(); }
-
-  int size() const { return threads_; }
-
-  void resize(int n) {
-    stop();
-    threads_ = std::max(1, n);
-    stopping_ = false;
-    for (int i = 1; i < threads_; ++i) workers_.emplace_back([this] { loop(); });
-  }
-
-  void run(int64_t n, int64_t chunks, const std::function<void(int64_t, int64_t)>& body) {
-    std::unique_lock run_lock(run_mu_);  // one parallel region at a time
-    Job job{&body, n, chunks};
-    {
-      std::lock_guard lock(mu_);
-      job_ = &job;
-      ++generation_;
-    }
-    cv_.notify_all();
-    work(job);
-    // The job lives on this stack frame: wait until every chunk is done AND every worker that
-    // picked the job up has left it, then unpublish it under the lock so no worker can start on it.
-    std::unique_lock lock(mu_);
-    done_cv_.wait(lock, [&] { return job.finished.load() == job.chunks && job.workers == 0; });
-    job_ = nullptr;
-  }
-
- private:
-  struct Job {
-    const std::function<void(int64_t, int64_t)>* body;
-    int64_t n, chunks;
-    std::atomic<int64_t> next{0};
-    std::atomic<int64_t> finished{0};
-    int workers = 0;  // workers inside work(), guarded by mu_
-  };
-
-  void work(Job& job) {
-    for (;;) {
-      int64_t c = job.next.fetch_add(1);
-      if (c >= job.chunks) return;
-      int64_t begin = job.n * c / job.chunks, end = job.n * (c + 1) / job.chunks;
-      (*job.body)(begin, end);
-      job.finished.fetch_add(1);
-    }
-  }
-
-  void loop() {
-    uint64_t seen = 0;
-    for (;;) {
-      Job* job;
-      {
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [&] { return stopping_ || (job_ && generation_ != seen); });
-        if (stopping_) return;
-        seen = generation_;
-        job = job_;
-        ++job->workers;
-      }
-      work(*job);
-      {
-        std::lock_guard lock(mu_);
-        --job->workers;
-      }
-      done_cv_.notify_all();
-    }
-  }
-
-  void stop() {
-    {
-      std::lock_guard lock(mu_);
-      stopping_ = true;
-    }
-    cv_.notify_all();
-    for (auto& t : workers_) t.join();
-    workers_.clear();
-  }
-
-  int threads_ = 1;
-  std::vector<std::thread> workers_;
-  std::mutex mu_, run_mu_;
-  std::condition_variable cv_, done_cv_;
-  Job* job_ = nullptr;
-  uint64_t generation_ = 0;
-  bool stopping_ = false;
-};
 
 int default_threads() {
   if (const char* env = std::getenv("JX_NUM_THREADS")) {
     int n = std::atoi(env);
     if (n > 0) return n;
   }
-  return std::max(1u, std::thread::hardware_concurrency());
+  return std::max(1, omp_get_max_threads());
 }
 
-Pool& pool() {
-  static auto* p = new Pool(default_threads());  // leaked: workers must outlive static arrays
-  return *p;
+std::atomic<int>& threads_setting() {
+  static std::atomic<int> n{[] {
+    int t = default_threads();
+    omp_set_num_threads(t);  // oneDNN follows the same setting
+    return t;
+  }()};
+  return n;
 }
-
-thread_local bool in_parallel_region = false;
 
 }  // namespace
 
-int num_threads() { return pool().size(); }
-void set_num_threads(int n) { pool().resize(n); }
+int num_threads() { return threads_setting().load(std::memory_order_relaxed); }
+
+void set_num_threads(int n) {
+  n = std::max(1, n);
+  threads_setting().store(n);
+  omp_set_num_threads(n);
+}
 
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& body) {
   if (n <= 0) return;
   grain = std::max<int64_t>(grain, 1);
-  int threads = num_threads();
-  if (threads <= 1 || n < 2 * grain || in_parallel_region) {
+  const int threads = num_threads();
+  if (threads <= 1 || n < 2 * grain || omp_in_parallel()) {
     body(0, n);
     return;
   }
-  int64_t chunks = std::min<int64_t>(n / grain, threads * 4);
-  in_parallel_region = true;
-  try {
-    pool().run(n, chunks, [&](int64_t b, int64_t e) {
-      bool prev = in_parallel_region;
-      in_parallel_region = true;
-      body(b, e);
-      in_parallel_region = prev;
-    });
-  } catch (...) {
-    in_parallel_region = false;
-    throw;
-  }
-  in_parallel_region = false;
+  const int64_t chunks = std::min<int64_t>(n / grain, static_cast<int64_t>(threads) * 4);
+  // Kernels never throw inside a parallel region (an exception may not leave it).
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+  for (int64_t c = 0; c < chunks; ++c) body(n * c / chunks, n * (c + 1) / chunks);
 }
 
 }  // namespace jx::cpu

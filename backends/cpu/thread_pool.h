@@ -1,6 +1,6 @@
 #pragma once
-// The one thread pool of jx: parallel_for over index ranges for large eager kernels.
-// Workers wait passively (condition variable), so they do not spin against oneDNN's threads.
+// The one thread pool of jx: parallel_for over index ranges for large eager kernels, run on the
+// OpenMP runtime that oneDNN uses too, so both share one set of threads.
 
 #include <cstdint>
 #include <functional>

@@ -24,7 +24,6 @@
 #include <string>
 #include <vector>
 
-#include <unistd.h>
 
 #include <jx/jx.h>
 
@@ -154,14 +153,6 @@ Options parse(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // 0. oneDNN's OpenMP workers busy-wait between matmuls by default and then fight jx's own
-  //    thread pool for the cores (2.5x slower steps measured on 2 cores). libgomp reads
-  //    OMP_WAIT_POLICY when it is loaded, before main (so jx's own setenv of it comes too late):
-  //    set it and restart this program once, unless the user chose a policy.
-  if (std::getenv("OMP_WAIT_POLICY") == nullptr) {
-    setenv("OMP_WAIT_POLICY", "passive", 1);
-    execv("/proc/self/exe", argv);  // returns only on failure: then run as we are
-  }
   const Options opt = parse(argc, argv);
 
   // 1. Read the text, build the character vocabulary, encode, split 90/10 into train/validation.
