@@ -28,9 +28,10 @@ namespace {
 // A 3x3 "SAME" convolution with nn::Conv2D's parameters (HWIO "w" [3, 3, C, F] and "b" [F]),
 // computed as im2col + matmul: the nine shifted copies of the zero-padded input are stacked
 // along the channels ([N, H, W, 9C]) and multiplied by w reshaped to [9C, F]. The result is
-// nn::Conv2D's; it is here because the gradient of jx's conv with respect to its kernel runs on
-// oneDNN's reference (unoptimized) convolution for these shapes, about a second per step, while
-// pad, slice, concatenate and matmul have fast gradients. Any struct with init/apply is a module.
+// nn::Conv2D's; it is here because oneDNN has no optimized kernel for the convolution that the
+// gradient with respect to the kernel becomes at these shapes, so jx runs it on its own loop
+// kernel, while pad, slice, concatenate and matmul (oneDNN) have fast gradients: im2col is the
+// faster choice for these small images. Any struct with init/apply is a module.
 struct Conv3x3 {
   int64_t features;
   std::string name() const { return "Conv3x3"; }
