@@ -36,6 +36,22 @@ struct FlatVjp {
 std::vector<Array> bind_custom_jvp(const ClosedJaxpr& f, std::span<const Array> args, FlatJvp jvp);
 std::vector<Array> bind_custom_vjp(const ClosedJaxpr& f, std::span<const Array> args, FlatVjp vjp);
 std::vector<Array> bind_checkpoint(const ClosedJaxpr& f, std::span<const Array> args, const std::string& policy);
+
+/// f traced at the arguments' signature: the flat arguments, their structure, the jaxpr and the
+/// output structure.
+struct TracedCall {
+  std::vector<Array> leaves;
+  TreeDef in_def;
+  ClosedJaxpr jaxpr;
+  TreeDef out_def;
+};
+template <class F, class... Args>
+TracedCall trace_call(const F& f, const char* name, const Args&... args) {
+  auto [leaves, in_def] = tree_flatten(std::tuple<Args...>(args...));
+  F fc = f;
+  auto [jaxpr, out_def] = trace_flat<F, Args...>(fc, in_def, avals_of(leaves, name), name);
+  return TracedCall{std::move(leaves), std::move(in_def), std::move(jaxpr), std::move(out_def)};
+}
 }  // namespace detail
 
 /// f with a user-defined JVP: rule(primals, tangents) -> std::pair{f(primals...), tangent_out},
@@ -46,11 +62,8 @@ auto custom_jvp(F f, Rule rule, const Loc& loc = Loc::current()) {
     using R = std::invoke_result_t<F, decltype(args)...>;
     return at_loc(loc, [&] {
       using Tup = std::tuple<std::decay_t<decltype(args)>...>;
-      auto [leaves, in_def] = tree_flatten(Tup(args...));
-      F fc = f;
-      auto [jaxpr, out_def] =
-          detail::trace_flat<F, std::decay_t<decltype(args)>...>(fc, in_def, detail::avals_of(leaves, "custom_jvp"), "custom_jvp");
-      detail::FlatJvp flat = [rule, in_def = in_def, out_def = out_def](std::span<const Array> p, std::span<const Array> t) {
+      detail::TracedCall t = detail::trace_call(f, "custom_jvp", args...);
+      detail::FlatJvp flat = [rule, in_def = t.in_def, out_def = t.out_def](std::span<const Array> p, std::span<const Array> t) {
         auto primals = tree_unflatten<Tup>(in_def, std::vector<Array>(p.begin(), p.end()));
         auto tangents = tree_unflatten<Tup>(in_def, std::vector<Array>(t.begin(), t.end()));
         auto [y, ty] = rule(primals, tangents);
@@ -61,8 +74,8 @@ auto custom_jvp(F f, Rule rule, const Loc& loc = Loc::current()) {
         }
         return tl;
       };
-      auto outs = detail::bind_custom_jvp(jaxpr, leaves, std::move(flat));
-      return tree_unflatten<R>(out_def, outs);
+      auto outs = detail::bind_custom_jvp(t.jaxpr, t.leaves, std::move(flat));
+      return tree_unflatten<R>(t.out_def, outs);
     });
   };
 }
@@ -76,14 +89,11 @@ auto custom_vjp(F f, Fwd fwd, Bwd bwd, const Loc& loc = Loc::current()) {
     using R = std::invoke_result_t<F, decltype(args)...>;
     return at_loc(loc, [&] {
       using Tup = std::tuple<std::decay_t<decltype(args)>...>;
-      auto [leaves, in_def] = tree_flatten(Tup(args...));
-      F fc = f;
-      auto [jaxpr, out_def] =
-          detail::trace_flat<F, std::decay_t<decltype(args)>...>(fc, in_def, detail::avals_of(leaves, "custom_vjp"), "custom_vjp");
+      detail::TracedCall t = detail::trace_call(f, "custom_vjp", args...);
       // The residuals' structure is known once fwd has run; bwd gets it through this slot.
       auto res_def = std::make_shared<TreeDef>();
       detail::FlatVjp flat;
-      flat.fwd = [fwd, in_def = in_def, out_def = out_def, res_def](std::span<const Array> p) {
+      flat.fwd = [fwd, in_def = t.in_def, out_def = t.out_def, res_def](std::span<const Array> p) {
         auto primals = tree_unflatten<Tup>(in_def, std::vector<Array>(p.begin(), p.end()));
         auto [y, res] = std::apply(fwd, primals);
         auto [yl, ydef] = tree_flatten(y);
@@ -94,7 +104,7 @@ auto custom_vjp(F f, Fwd fwd, Bwd bwd, const Loc& loc = Loc::current()) {
         *res_def = rdef;
         return std::pair{yl, rl};
       };
-      flat.bwd = [bwd, in_def = in_def, out_def = out_def, res_def](std::span<const Array> r, std::span<const Array> c) {
+      flat.bwd = [bwd, in_def = t.in_def, out_def = t.out_def, res_def](std::span<const Array> r, std::span<const Array> c) {
         using Res = std::decay_t<decltype(std::apply(fwd, std::declval<Tup>()).second)>;
         auto res = tree_unflatten<Res>(*res_def, std::vector<Array>(r.begin(), r.end()));
         auto ct = tree_unflatten<R>(out_def, std::vector<Array>(c.begin(), c.end()));
@@ -106,8 +116,8 @@ auto custom_vjp(F f, Fwd fwd, Bwd bwd, const Loc& loc = Loc::current()) {
         }
         return cl;
       };
-      auto outs = detail::bind_custom_vjp(jaxpr, leaves, std::move(flat));
-      return tree_unflatten<R>(out_def, outs);
+      auto outs = detail::bind_custom_vjp(t.jaxpr, t.leaves, std::move(flat));
+      return tree_unflatten<R>(t.out_def, outs);
     });
   };
 }
@@ -126,11 +136,8 @@ auto checkpoint(F f, const std::string& policy = "nothing_saveable", const Loc& 
   return [f, policy, loc](const auto&... args) {
     using R = std::invoke_result_t<F, decltype(args)...>;
     return at_loc(loc, [&] {
-      auto [leaves, in_def] = tree_flatten(std::tuple<std::decay_t<decltype(args)>...>(args...));
-      F fc = f;
-      auto [jaxpr, out_def] =
-          detail::trace_flat<F, std::decay_t<decltype(args)>...>(fc, in_def, detail::avals_of(leaves, "checkpoint"), "checkpoint");
-      return tree_unflatten<R>(out_def, detail::bind_checkpoint(jaxpr, leaves, policy));
+      detail::TracedCall t = detail::trace_call(f, "checkpoint", args...);
+      return tree_unflatten<R>(t.out_def, detail::bind_checkpoint(t.jaxpr, t.leaves, policy));
     });
   };
 }

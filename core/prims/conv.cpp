@@ -133,18 +133,33 @@ Array reshape_axis_into(int64_t src, int64_t dst, const Array& x) {
   return reshape(transpose(x, perm), s);
 }
 
+// The parameters of a conv_general_dilated equation, by name.
+struct ConvParamsView {
+  explicit ConvParamsView(const Params& p)
+      : ls(p.get<std::string>("lhs_spec")),
+        rs(p.get<std::string>("rhs_spec")),
+        os(p.get<std::string>("out_spec")),
+        strides(p.get_ints("window_strides")),
+        pads(p.get<IntPairs>("padding")),
+        ld(p.get_ints("lhs_dilation")),
+        rd(p.get_ints("rhs_dilation")),
+        G(p.get_int("feature_group_count")) {}
+  const std::string &ls, &rs, &os;
+  const std::vector<int64_t>& strides;
+  const IntPairs& pads;
+  const std::vector<int64_t>&ld, &rd;
+  const int64_t G;
+};
+
 // Cotangent of the lhs (JAX's _conv_general_dilated_transpose_lhs): a convolution of the output
 // cotangent with the spatially reversed kernel, its O and I roles swapped, where the forward
 // strides become lhs dilation and the forward lhs dilation becomes the strides.
 Array conv_transpose_lhs(const Array& g, const Array& rhs, const AbstractValue& lhs_aval, const Params& p) {
-  const auto& ls = p.get<std::string>("lhs_spec");
-  const auto& rs = p.get<std::string>("rhs_spec");
-  const auto& os = p.get<std::string>("out_spec");
-  const auto& strides = p.get_ints("window_strides");
-  const auto& pads = p.get<IntPairs>("padding");
-  const auto& ld = p.get_ints("lhs_dilation");
-  const auto& rd = p.get_ints("rhs_dilation");
-  const int64_t G = p.get_int("feature_group_count");
+  const ConvParamsView v(p);
+  const auto &ls = v.ls, &rs = v.rs, &os = v.os;
+  const auto &strides = v.strides, &ld = v.ld, &rd = v.rd;
+  const auto& pads = v.pads;
+  const int64_t G = v.G;
   if (g.size() == 0 || rhs.size() == 0 || lhs_aval.size() == 0) return zeros_for(lhs_aval);
   auto l = detail::conv_layout(ls, rs, os, rhs.ndim());
   Array w = rhs;
@@ -174,14 +189,11 @@ Array conv_transpose_lhs(const Array& g, const Array& rhs, const AbstractValue& 
 // feature groups here with batch_group_count; jx folds the group axis of the lhs features into
 // its batch axis instead and uses feature_group_count, which computes the same thing.
 Array conv_transpose_rhs(const Array& g, const Array& lhs, const AbstractValue& rhs_aval, const Params& p) {
-  const auto& ls = p.get<std::string>("lhs_spec");
-  const auto& rs = p.get<std::string>("rhs_spec");
-  const auto& os = p.get<std::string>("out_spec");
-  const auto& strides = p.get_ints("window_strides");
-  const auto& pads = p.get<IntPairs>("padding");
-  const auto& ld = p.get_ints("lhs_dilation");
-  const auto& rd = p.get_ints("rhs_dilation");
-  const int64_t G = p.get_int("feature_group_count");
+  const ConvParamsView v(p);
+  const auto &ls = v.ls, &rs = v.rs, &os = v.os;
+  const auto &strides = v.strides, &ld = v.ld, &rd = v.rd;
+  const auto& pads = v.pads;
+  const int64_t G = v.G;
   if (g.size() == 0 || lhs.size() == 0 || rhs_aval.size() == 0) return zeros_for(rhs_aval);
   auto l = detail::conv_layout(ls, rs, os, lhs.ndim());
   Array x = lhs;
