@@ -3,5 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-bash scripts/build.sh -DJX_BUILD_TESTS=OFF
+bash scripts/build.sh -DJX_BUILD_TESTS=OFF -DJX_BUILD_SAMPLES=ON
 ./build/samples/quickstart

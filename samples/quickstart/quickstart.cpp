@@ -1,7 +1,7 @@
 // quickstart: the first program to run. It shows jx arrays and numpy-style operations
 // (broadcasting, reductions, matmul, indexing), JAX's type promotion with weak C++ scalars,
-// a function traced into a jaxpr and evaluated again, and an error that points at this file.
-// It grows into the flagship sample as grad and jit land.
+// a function traced into a jaxpr and evaluated again, gradients and vectorization (grad,
+// hessian, vmap of grad), and an error that points at this file.
 #include <iostream>
 
 #include <jx/jx.h>
@@ -33,7 +33,16 @@ int main() {
   std::cout << "f(x, w) eager = " << f(x, w) << ", via the jaxpr = " << jaxpr(std::vector<jx::Array>{x, w})[0]
             << "\n\n";
 
-  // 5. Errors name the operation, the shapes and your line.
+  // 5. Transformations compose: the gradient w.r.t. w, a Hessian, per-example gradients.
+  auto df_dw = jx::grad<1>(f);
+  std::cout << "grad<1>(f)(x, w) =\n" << df_dw(x, w) << "\n";
+  auto cubic = [](const jx::Array& v) { return jx::sum(v * v * v); };
+  std::cout << "hessian(sum(v^3)) at [1, 2] = " << jx::hessian(cubic)(jx::array({1.f, 2.f})) << "\n";
+  auto row_loss = [](const jx::Array& row, const jx::Array& wv) { return jx::sum(jx::tanh(jx::matmul(row, wv))); };
+  std::cout << "per-row gradients vmap(grad<1>)(x rows, w): shape "
+            << jx::shape_str(jx::vmap(jx::grad<1>(row_loss), {0, jx::none})(x, w).shape()) << "\n\n";
+
+  // 6. Errors name the operation, the shapes and your line.
   try {
     jx::matmul(x, x);
   } catch (const jx::Error& e) {
