@@ -11,18 +11,7 @@ namespace {
 
 using Dims = std::vector<int64_t>;
 
-// Iterates over every multi-index of `shape`, calling f(index).
-void for_each_index(const Shape& shape, const std::function<void(const Dims&)>& f) {
-  int64_t n = shape_size(shape);
-  Dims idx(shape.size(), 0);
-  for (int64_t i = 0; i < n; ++i) {
-    f(idx);
-    for (size_t d = shape.size(); d-- > 0;) {
-      if (++idx[d] < shape[d]) break;
-      idx[d] = 0;
-    }
-  }
-}
+using testing::for_each_index;
 
 int64_t offset(const Shape& shape, const Dims& idx) {
   int64_t off = 0;

@@ -33,20 +33,8 @@ std::vector<double> seq_values(const Shape& shape, DType dtype) {
   return v;
 }
 
-// Multi-index of flat position i in row-major `shape`.
-std::vector<int64_t> unravel(int64_t i, const Shape& shape) {
-  std::vector<int64_t> idx(shape.size());
-  for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d >= 0; --d) {
-    idx[d] = i % shape[d];
-    i /= shape[d];
-  }
-  return idx;
-}
-int64_t ravel(const std::vector<int64_t>& idx, const Shape& shape) {
-  int64_t off = 0;
-  for (size_t d = 0; d < shape.size(); ++d) off = off * shape[d] + idx[d];
-  return off;
-}
+using testing::unravel;
+using testing::ravel;
 
 std::vector<double> ref_transpose(const std::vector<double>& x, const Shape& shape, const std::vector<int>& perm) {
   Shape out_shape(perm.size());

@@ -14,17 +14,7 @@ namespace {
 using Dims = std::vector<int64_t>;
 using Pads = std::vector<std::pair<int64_t, int64_t>>;
 
-void for_each_index(const Shape& shape, const std::function<void(const Dims&)>& f) {
-  int64_t n = shape_size(shape);
-  Dims idx(shape.size(), 0);
-  for (int64_t i = 0; i < n; ++i) {
-    f(idx);
-    for (size_t d = shape.size(); d-- > 0;) {
-      if (++idx[d] < shape[d]) break;
-      idx[d] = 0;
-    }
-  }
-}
+using testing::for_each_index;
 
 // Naive windowed reduction: explicitly builds the dilated, padded operand (identity in holes).
 std::vector<double> ref_window(const std::vector<double>& x, const Shape& xs, char op, const Dims& win,

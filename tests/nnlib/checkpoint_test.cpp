@@ -16,17 +16,8 @@ using namespace jx;
 
 namespace {
 
-struct TempDir {
-  fs::path dir;
-  TempDir() {
-    dir = fs::temp_directory_path() / ("jx_checkpoint_test_" + std::to_string(::getpid()));
-    fs::create_directories(dir);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-  fs::path operator/(const std::string& name) const { return dir / name; }
+struct TempDir : testing::TempDir {
+  TempDir() : testing::TempDir("jx_checkpoint_test") {}
 };
 
 std::string read_bytes(const fs::path& p) {

@@ -17,17 +17,8 @@ using namespace jx;
 
 namespace {
 
-struct TempDir {
-  fs::path dir;
-  TempDir() {
-    dir = fs::temp_directory_path() / ("jx_fit_test_" + std::to_string(::getpid()));
-    fs::create_directories(dir);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-  fs::path operator/(const std::string& name) const { return dir / name; }
+struct TempDir : testing::TempDir {
+  TempDir() : testing::TempDir("jx_fit_test") {}
 };
 
 template <class F>

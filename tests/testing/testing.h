@@ -3,10 +3,15 @@
 // and the per-dtype tolerance table.
 
 #include <cmath>
+#include <filesystem>
+#include <functional>
+#include <system_error>
 #include <random>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 #include <doctest/doctest.h>
 
@@ -66,6 +71,48 @@ inline Array uniform(const Shape& shape, double lo, double hi, DType dtype = flo
   for (auto& e : v) e = dist(gen);
   return array(v, shape).astype(dtype);
 }
+
+/// Multi-index of flat position i in row-major `shape`, and back.
+inline std::vector<int64_t> unravel(int64_t i, const Shape& shape) {
+  std::vector<int64_t> idx(shape.size());
+  for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d >= 0; --d) {
+    idx[d] = i % shape[d];
+    i /= shape[d];
+  }
+  return idx;
+}
+inline int64_t ravel(const std::vector<int64_t>& idx, const Shape& shape) {
+  int64_t off = 0;
+  for (size_t d = 0; d < shape.size(); ++d) off = off * shape[d] + idx[d];
+  return off;
+}
+
+/// Calls f(index) for every multi-index of `shape`, in row-major order.
+inline void for_each_index(const Shape& shape, const std::function<void(const std::vector<int64_t>&)>& f) {
+  int64_t n = shape_size(shape);
+  std::vector<int64_t> idx(shape.size(), 0);
+  for (int64_t i = 0; i < n; ++i) {
+    f(idx);
+    for (size_t d = shape.size(); d-- > 0;) {
+      if (++idx[d] < shape[d]) break;
+      idx[d] = 0;
+    }
+  }
+}
+
+/// A fresh folder under the system temp directory, removed with everything in it on destruction.
+struct TempDir {
+  std::filesystem::path dir;
+  explicit TempDir(const std::string& prefix) {
+    dir = std::filesystem::temp_directory_path() / (prefix + "_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+  std::filesystem::path operator/(const std::string& name) const { return dir / name; }
+};
 
 }  // namespace jx::testing
 
