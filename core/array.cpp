@@ -28,6 +28,11 @@ Device Array::device() const {
 }
 
 void* Array::raw_data() const {
+  if (impl_ && impl_->deleted()) {
+    throw ValueError(detail::cat("[jit] this array ", impl_->aval().str(),
+                                 " was donated to a jitted function (donate_argnums) and has been deleted; "
+                                 "use the function's result instead"));
+  }
   JX_CHECK(impl_ && impl_->buffer(), "raw_data() of an array without a buffer");
   return impl_->buffer()->data();
 }

@@ -35,6 +35,9 @@ Device default_device();
 class Buffer {
  public:
   Buffer(size_t nbytes, Device device);
+  /// A view of memory owned by `owner` (jit's arena): not freed by this buffer.
+  Buffer(void* data, size_t nbytes, Device device, std::shared_ptr<const void> owner)
+      : data_(data), nbytes_(nbytes), device_(device), owner_(std::move(owner)) {}
   ~Buffer();
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
@@ -46,6 +49,7 @@ class Buffer {
   void* data_ = nullptr;
   size_t nbytes_ = 0;
   Device device_;
+  std::shared_ptr<const void> owner_;
 };
 
 class Trace;
@@ -65,12 +69,20 @@ class ArrayImpl {
   void set_exact_scalar(double v) { exact_ = v, has_exact_ = true; }
   bool has_exact_scalar() const { return has_exact_; }
   double exact_scalar() const { return exact_; }
+  /// Donation: the buffer is handed to a jitted computation and this array becomes unusable.
+  /// Returns the buffer; reading the array afterwards throws.
+  std::shared_ptr<Buffer> take_buffer_for_donation() {
+    deleted_ = true;
+    return std::move(buffer_);
+  }
+  bool deleted() const { return deleted_; }
 
  protected:
   AbstractValue aval_;
   std::shared_ptr<Buffer> buffer_;
   double exact_ = 0;
   bool has_exact_ = false;
+  bool deleted_ = false;
 };
 
 class Array;

@@ -87,6 +87,8 @@ Buffer::Buffer(size_t nbytes, Device device) : nbytes_(nbytes), device_(device) 
   data_ = host_allocator().allocate(nbytes);
 }
 
-Buffer::~Buffer() { host_allocator().deallocate(data_, nbytes_); }
+Buffer::~Buffer() {
+  if (!owner_) host_allocator().deallocate(data_, nbytes_);
+}
 
 }  // namespace jx

@@ -21,6 +21,7 @@
 #include "transforms/grad.h"
 #include "transforms/custom.h"
 #include "transforms/vmap.h"
+#include "jit/jit.h"
 #include "nnlib/nn.h"
 
 namespace jx {

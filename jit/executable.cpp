@@ -1,0 +1,203 @@
+// Running compiled programs: buffers for every slot (inputs, constants, fresh outputs or donated
+// buffers, one arena for the temporaries), then the entry function, which calls back here for
+// parallel loops and library calls.
+
+#include "jit/executable.h"
+
+#include <chrono>
+#include <exception>
+#include <sstream>
+
+#if __has_include("jit/passes.h")
+#include "jit/passes.h"
+#define JX_HAVE_PASSES 1
+#endif
+#include "backends/cpu/thread_pool.h"
+#include "backends/llvm/codegen.h"
+#include "core/log.h"
+#include "core/trace.h"
+#include "transforms/ad.h"
+
+namespace jx {
+
+namespace {
+
+struct RunContext {
+  const Executable* exe;
+  std::span<const Array> args;
+  std::vector<Array>* outputs;           // per output slot index (slot -> array), see below
+  const std::vector<int>* out_index;     // slot -> position in outputs (or -1)
+  std::shared_ptr<Buffer> arena;
+  std::exception_ptr error;
+};
+
+void rt_parallel_for(void* ctx, llvmgen::KernelFn kernel, void** bufs, int64_t items, int64_t grain) {
+  (void)ctx;
+  cpu::parallel_for(items, grain, [&](int64_t b, int64_t e) { kernel(bufs, b, e); });
+}
+
+// A view of slot `s` as an Array, for the eager kernels.
+Array slot_array(RunContext& c, int s, void** bufs) {
+  const jitc::Program& p = c.exe->program;
+  const jitc::Slot& slot = p.slots[s];
+  if (slot.kind == jitc::Slot::Kind::input) return c.args[slot.index];
+  if (slot.kind == jitc::Slot::Kind::constant) return p.consts[slot.index];
+  if (slot.kind == jitc::Slot::Kind::output) {
+    int o = (*c.out_index)[s];
+    if (o >= 0) return (*c.outputs)[o];
+  }
+  auto buf = std::make_shared<Buffer>(bufs[s], slot.nbytes(), Device{}, c.arena);
+  return Array(std::make_shared<ArrayImpl>(slot.aval, std::move(buf)));
+}
+
+void rt_library_call(void* ctx, int64_t index, void** bufs) {
+  auto& c = *static_cast<RunContext*>(ctx);
+  if (c.error) return;  // an earlier step failed: skip the rest, the error is rethrown
+  try {
+    const jitc::LibraryCall& call = c.exe->program.calls[index];
+    std::vector<Array> in, out;
+    for (size_t i = 0; i < call.in_slots.size(); ++i)
+      in.push_back(call.in_slots[i] >= 0 ? slot_array(c, call.in_slots[i], bufs) : call.literals[i]);
+    for (int s : call.out_slots) out.push_back(slot_array(c, s, bufs));
+    const PrimitiveDef& def = call.prim.def();
+    if (def.impl) {
+      // Call primitives (control flow, nested calls): evaluate, then copy into the planned slots.
+      auto r = eval_primitive(call.prim, in, call.params);
+      for (size_t i = 0; i < r.size(); ++i) {
+        if (out[i].size() > 0) std::memcpy(out[i].raw_data(), r[i].raw_data(), c.exe->program.slots[call.out_slots[i]].nbytes());
+      }
+      return;
+    }
+    const Kernel& kernel = def.kernels[static_cast<int>(DeviceKind::cpu)];
+    if (!kernel) throw MissingRule(detail::cat("[", call.prim.name(), "] has no eager kernel on cpu"));
+    kernel(in, out, call.params);
+  } catch (Error& e) {
+    e.add_location(c.exe->program.calls[index].loc);
+    c.error = std::current_exception();
+  } catch (...) {
+    c.error = std::current_exception();
+  }
+}
+
+const llvmgen::RuntimeHooks& hooks() {
+  static const llvmgen::RuntimeHooks h{&rt_parallel_for, &rt_library_call};
+  return h;
+}
+
+}  // namespace
+
+std::vector<Array> Executable::run(std::span<const Array> args, const std::vector<bool>* donated) const {
+  const jitc::Program& p = program;
+  const size_t nslots = p.slots.size();
+  std::vector<void*> bufs(nslots, nullptr);
+  if (args.size() != in_avals.size()) {
+    throw ValueError(detail::cat("[jit] the program takes ", in_avals.size(), " arguments, got ", args.size()));
+  }
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i].is_tracer() || !(args[i].shape() == in_avals[i].shape) || args[i].dtype() != in_avals[i].dtype) {
+      throw ValueError(detail::cat("[jit] argument ", i, " should be ", in_avals[i].str(), ", got ", args[i].aval().str()));
+    }
+    bufs[p.input_slots[i]] = args[i].raw_data();
+  }
+  RunContext c{this, args, nullptr, nullptr, nullptr, nullptr};
+  for (size_t s = 0; s < nslots; ++s)
+    if (p.slots[s].kind == jitc::Slot::Kind::constant) bufs[s] = p.consts[p.slots[s].index].raw_data();
+  if (p.arena_bytes > 0) {
+    c.arena = std::make_shared<Buffer>(static_cast<size_t>(p.arena_bytes), Device{});
+    char* base = static_cast<char*>(c.arena->data());
+    for (size_t s = 0; s < nslots; ++s)
+      if (p.slots[s].kind == jitc::Slot::Kind::temp) bufs[s] = base + p.slots[s].offset;
+  }
+  // Outputs: a donated argument's buffer where the plan allows, else a fresh buffer.
+  std::vector<Array> out_arrays;
+  std::vector<int> out_index(nslots, -1);
+  std::vector<bool> taken(args.size(), false);
+  for (size_t o = 0; o < p.output_slots.size(); ++o) {
+    int s = p.output_slots[o];
+    if (s < 0 || p.slots[s].kind != jitc::Slot::Kind::output || out_index[s] >= 0) continue;
+    std::shared_ptr<Buffer> buffer;
+    if (donated) {
+      for (int a : p.donation_candidates[o]) {
+        if (!(*donated)[a] || taken[a]) continue;
+        const auto& impl = args[a].impl_ptr();
+        if (impl.use_count() < 1 || !impl->buffer() || impl->buffer().use_count() != 1) continue;
+        taken[a] = true;
+        buffer = impl->buffer();
+        break;
+      }
+    }
+    Array arr = buffer ? Array(std::make_shared<ArrayImpl>(p.slots[s].aval, buffer)) : detail::empty_array(p.slots[s].aval);
+    out_index[s] = static_cast<int>(out_arrays.size());
+    bufs[s] = arr.size() > 0 ? arr.raw_data() : nullptr;
+    out_arrays.push_back(std::move(arr));
+  }
+  for (size_t s = 0; s < nslots; ++s)
+    if (p.slots[s].kind == jitc::Slot::Kind::alias) bufs[s] = bufs[p.slots[s].alias_of];
+  c.outputs = &out_arrays;
+  c.out_index = &out_index;
+  entry(bufs.data(), &c);
+  if (c.error) std::rethrow_exception(c.error);
+  std::vector<Array> outs;
+  outs.reserve(p.output_slots.size());
+  std::vector<bool> returned(args.size(), false);
+  for (size_t o = 0; o < p.output_slots.size(); ++o) {
+    int s = p.output_slots[o];
+    if (s < 0) {
+      outs.push_back(p.output_literals[o]);
+      continue;
+    }
+    const jitc::Slot& slot = p.slots[s];
+    switch (slot.kind) {
+      case jitc::Slot::Kind::input:
+        returned[slot.index] = true;
+        outs.push_back(args[slot.index]);
+        break;
+      case jitc::Slot::Kind::constant: outs.push_back(p.consts[slot.index]); break;
+      default: outs.push_back(out_arrays[out_index[s]]); break;
+    }
+  }
+  // Donated arguments are deleted (unless the program returns them unchanged).
+  if (donated) {
+    for (size_t a = 0; a < args.size(); ++a)
+      if ((*donated)[a] && !returned[a] && args[a].impl_ptr()) args[a].impl_ptr()->take_buffer_for_donation();
+  }
+  return outs;
+}
+
+std::string Executable::text() const {
+  std::ostringstream os;
+  os << "# optimized jaxpr\n" << program.jaxpr << "\n\n# fusion plan\n" << program.report << "\n# LLVM IR\n";
+  os << (ir.empty() ? "(not kept)\n" : ir);
+  return os.str();
+}
+
+namespace detail {
+
+std::shared_ptr<const Executable> compile_jaxpr(const ClosedJaxpr& jaxpr, const std::string& name, bool keep_ir) {
+  auto t0 = std::chrono::steady_clock::now();
+  for (auto& c : jaxpr.consts) JX_CHECK(!c.is_tracer(), "jit: compiling a jaxpr whose constants are tracers");
+#ifdef JX_HAVE_PASSES
+  ClosedJaxpr optimized = passes::optimize(jaxpr);
+#else
+  ClosedJaxpr optimized = dce_jaxpr(jaxpr);
+#endif
+  auto exe = std::make_shared<Executable>();
+  exe->in_avals = jaxpr.in_avals();
+  exe->out_avals = jaxpr.out_avals();
+  // Symbol names: letters, digits and underscores.
+  std::string sym = name;
+  for (auto& ch : sym)
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  exe->program = jitc::plan_program(optimized, sym);
+  auto code = llvmgen::compile_program(exe->program, hooks(), keep_ir);
+  exe->entry = code.entry;
+  exe->code = code.resources;
+  exe->ir = std::move(code.ir);
+  exe->cache_hit = code.cache_hit;
+  exe->compile_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  return exe;
+}
+
+}  // namespace detail
+
+}  // namespace jx
