@@ -13,6 +13,8 @@ void register_cpu_backend() {
   cpu::register_conv_kernels();
   cpu::register_window_kernels();
   cpu::register_indexing_kernels();
+  cpu::register_lapack_kernels();
+  cpu::register_special_kernels();
 }
 
 }  // namespace jx::detail

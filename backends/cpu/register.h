@@ -11,4 +11,6 @@ void register_dot_kernels();          // backends/cpu/dot.cpp
 void register_conv_kernels();         // backends/cpu/conv.cpp
 void register_window_kernels();       // backends/cpu/window.cpp
 void register_indexing_kernels();     // backends/cpu/indexing.cpp
+void register_lapack_kernels();       // backends/cpu/lapack.cpp
+void register_special_kernels();      // backends/cpu/special.cpp
 }  // namespace jx::cpu

@@ -15,6 +15,7 @@
 #include "core/prims/reduce.h"
 #include "core/prims/shape.h"
 #include "core/prims/window.h"
+#include "core/linalg.h"
 #include "trace/jaxpr.h"
 #include "trace/make_jaxpr.h"
 #include "transforms/ad.h"
