@@ -26,7 +26,7 @@ struct RunContext {
   const Executable* exe;
   std::span<const Array> args;
   std::vector<Array>* outputs;           // per output slot index (slot -> array), see below
-  const std::vector<int>* out_index;     // slot -> position in outputs (or -1)
+  const int* out_index;                  // slot -> position in outputs (or -1)
   std::shared_ptr<Buffer> arena;
   std::exception_ptr error;
 };
@@ -43,7 +43,7 @@ Array slot_array(RunContext& c, int s, void** bufs) {
   if (slot.kind == jitc::Slot::Kind::input) return c.args[slot.index];
   if (slot.kind == jitc::Slot::Kind::constant) return p.consts[slot.index];
   if (slot.kind == jitc::Slot::Kind::output) {
-    int o = (*c.out_index)[s];
+    int o = c.out_index[s];
     if (o >= 0) return (*c.outputs)[o];
   }
   auto buf = std::make_shared<Buffer>(bufs[s], slot.nbytes(), Device{}, c.arena);
@@ -89,7 +89,22 @@ const llvmgen::RuntimeHooks& hooks() {
 std::vector<Array> Executable::run(std::span<const Array> args, const std::vector<bool>* donated) const {
   const jitc::Program& p = program;
   const size_t nslots = p.slots.size();
-  std::vector<void*> bufs(nslots, nullptr);
+  // Small programs keep their tables on the stack (dispatch is on the hot path).
+  constexpr size_t kInline = 32;
+  void* inline_bufs[kInline];
+  int inline_index[kInline];
+  std::vector<void*> heap_bufs;
+  std::vector<int> heap_index;
+  void** bufs = inline_bufs;
+  int* out_index = inline_index;
+  if (nslots > kInline) {
+    heap_bufs.resize(nslots);
+    heap_index.resize(nslots);
+    bufs = heap_bufs.data();
+    out_index = heap_index.data();
+  }
+  std::fill(bufs, bufs + nslots, nullptr);
+  std::fill(out_index, out_index + nslots, -1);
   if (args.size() != in_avals.size()) {
     throw ValueError(detail::cat("[jit] the program takes ", in_avals.size(), " arguments, got ", args.size()));
   }
@@ -110,8 +125,8 @@ std::vector<Array> Executable::run(std::span<const Array> args, const std::vecto
   }
   // Outputs: a donated argument's buffer where the plan allows, else a fresh buffer.
   std::vector<Array> out_arrays;
-  std::vector<int> out_index(nslots, -1);
-  std::vector<bool> taken(args.size(), false);
+  out_arrays.reserve(p.output_slots.size());
+  std::vector<bool> taken(donated ? args.size() : 0, false);
   for (size_t o = 0; o < p.output_slots.size(); ++o) {
     int s = p.output_slots[o];
     if (s < 0 || p.slots[s].kind != jitc::Slot::Kind::output || out_index[s] >= 0) continue;
@@ -134,12 +149,12 @@ std::vector<Array> Executable::run(std::span<const Array> args, const std::vecto
   for (size_t s = 0; s < nslots; ++s)
     if (p.slots[s].kind == jitc::Slot::Kind::alias) bufs[s] = bufs[p.slots[s].alias_of];
   c.outputs = &out_arrays;
-  c.out_index = &out_index;
-  entry(bufs.data(), &c);
+  c.out_index = out_index;
+  entry(bufs, &c);
   if (c.error) std::rethrow_exception(c.error);
   std::vector<Array> outs;
   outs.reserve(p.output_slots.size());
-  std::vector<bool> returned(args.size(), false);
+  std::vector<bool> returned(donated ? args.size() : 0, false);
   for (size_t o = 0; o < p.output_slots.size(); ++o) {
     int s = p.output_slots[o];
     if (s < 0) {
@@ -149,7 +164,7 @@ std::vector<Array> Executable::run(std::span<const Array> args, const std::vecto
     const jitc::Slot& slot = p.slots[s];
     switch (slot.kind) {
       case jitc::Slot::Kind::input:
-        returned[slot.index] = true;
+        if (donated) returned[slot.index] = true;
         outs.push_back(args[slot.index]);
         break;
       case jitc::Slot::Kind::constant: outs.push_back(p.consts[slot.index]); break;

@@ -195,33 +195,48 @@ namespace detail {
 
 namespace {
 
-struct CacheKey {
-  std::vector<AbstractValue> avals;
-  std::string structure;
-  std::vector<StaticArg> statics;
-  bool operator==(const CacheKey& o) const {
-    return avals == o.avals && structure == o.structure && statics == o.statics;
-  }
-};
+size_t mix(size_t h, size_t v) { return h ^ (v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2)); }
 
-struct CacheKeyHash {
-  size_t operator()(const CacheKey& k) const {
-    size_t h = std::hash<std::string>{}(k.structure);
-    auto mix = [&](size_t v) { h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2); };
-    for (auto& a : k.avals) {
-      mix(static_cast<size_t>(a.dtype) * 2 + a.weak_type);
-      for (auto d : a.shape) mix(static_cast<size_t>(d));
-    }
-    for (auto& s : k.statics) mix(s.hash);
-    return h;
+size_t treedef_hash(const TreeDef& d) {
+  size_t h = static_cast<size_t>(d.kind) + 17 * d.num_leaves;
+  for (auto& k : d.keys) h = mix(h, std::hash<std::string>{}(k));
+  for (auto& c : d.children) h = mix(h, treedef_hash(c));
+  return h;
+}
+
+// The signature of a call: leaf avals (with weak types), argument structures, static values.
+size_t call_hash(const JitCall& call) {
+  size_t h = call.leaves.size();
+  for (auto& l : call.leaves) {
+    if (!l.defined()) throw ValueError("[jit] an argument is an undefined Array");
+    const AbstractValue& a = l.aval();
+    h = mix(h, static_cast<size_t>(a.dtype) * 2 + a.weak_type);
+    for (auto d : a.shape) h = mix(h, static_cast<size_t>(d));
   }
-};
+  for (auto& d : call.arg_defs) h = mix(h, treedef_hash(d));
+  for (auto& s : call.statics) h = mix(h, s.hash);
+  return h;
+}
 
 struct Entry {
+  // The signature.
+  std::vector<AbstractValue> avals;
+  std::vector<TreeDef> arg_defs;
+  std::vector<StaticArg> statics;
+  // The traced function and its compiled program.
   ClosedJaxpr jaxpr;
   TreeDef out_def;
   std::mutex compile_mu;
-  std::shared_ptr<const Executable> exe;  // set once compiled
+  std::shared_ptr<const Executable> exe;
+
+  bool matches(const JitCall& call) const {
+    if (avals.size() != call.leaves.size() || arg_defs.size() != call.arg_defs.size()) return false;
+    for (size_t i = 0; i < avals.size(); ++i)
+      if (!(avals[i] == call.leaves[i].aval())) return false;
+    for (size_t i = 0; i < arg_defs.size(); ++i)
+      if (!(arg_defs[i] == call.arg_defs[i])) return false;
+    return statics == call.statics;
+  }
 };
 
 }  // namespace
@@ -231,7 +246,7 @@ struct JitState {
   Loc loc;
   std::string name;
   std::mutex mu;
-  std::unordered_map<CacheKey, std::shared_ptr<Entry>, CacheKeyHash> cache;
+  std::unordered_multimap<size_t, std::shared_ptr<Entry>> cache;
   std::vector<bool> donated_args;
 };
 
@@ -262,47 +277,36 @@ void throw_bad_argnum(const char* what, int argnum, size_t nargs, const char* na
 
 namespace {
 
-CacheKey make_key(const JitCall& call) {
-  CacheKey k;
-  k.avals.reserve(call.leaves.size());
-  for (auto& l : call.leaves) {
-    if (!l.defined()) throw ValueError("[jit] an argument is an undefined Array");
-    k.avals.push_back(l.aval());
-  }
-  for (auto& d : call.arg_defs) {
-    k.structure += d.str();
-    k.structure += ';';
-  }
-  k.statics = call.statics;
-  return k;
-}
-
-std::shared_ptr<Entry> lookup(JitState& state, const JitCall& call, const FlatTracer& tracer, bool* traced) {
-  CacheKey key = make_key(call);
+std::shared_ptr<Entry> lookup(JitState& state, const JitCall& call, const TracerFactory& factory, bool* traced) {
+  const size_t h = call_hash(call);
   {
     std::lock_guard lock(state.mu);
-    auto it = state.cache.find(key);
-    if (it != state.cache.end()) return it->second;
+    auto [it, end] = state.cache.equal_range(h);
+    for (; it != end; ++it)
+      if (it->second->matches(call)) return it->second;
   }
   auto t0 = std::chrono::steady_clock::now();
-  auto [jaxpr, out_def] = tracer(key.avals);
   auto e = std::make_shared<Entry>();
+  for (auto& l : call.leaves) e->avals.push_back(l.aval());
+  e->arg_defs = call.arg_defs;
+  e->statics = call.statics;
+  auto [jaxpr, out_def] = factory()(e->avals);
   e->jaxpr = std::move(jaxpr);
   e->out_def = std::move(out_def);
   *traced = true;
-  log_compile(cat("traced ", state.name, avals_str(key.avals), " in ",
+  log_compile(cat("traced ", state.name, avals_str(e->avals), " in ",
                   std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(), " ms: ",
                   e->jaxpr.jaxpr->eqns.size(), " equations"));
   if (!captures_tracers(e->jaxpr)) {
     std::lock_guard lock(state.mu);
-    state.cache.emplace(std::move(key), e);
+    state.cache.emplace(h, e);
   }
   return e;
 }
 
 std::shared_ptr<const Executable> ensure_compiled(JitState& state, Entry& e, bool keep_ir) {
   std::lock_guard lock(e.compile_mu);
-  if (e.exe && (!keep_ir || !e.exe->ir.empty())) return e.exe;
+  if (e.exe && (!keep_ir || !e.exe->ir.empty() || e.exe->cache_hit)) return e.exe;
   auto exe = compile_jaxpr(e.jaxpr, state.name, keep_ir);
   log_compile(cat("compiled ", state.name, avals_str(exe->in_avals), " in ", exe->compile_ms, " ms",
                   exe->cache_hit ? " (object from JX_CACHE_DIR)" : ""));
@@ -312,24 +316,26 @@ std::shared_ptr<const Executable> ensure_compiled(JitState& state, Entry& e, boo
 
 }  // namespace
 
-std::pair<std::vector<Array>, TreeDef> jit_run(JitState& state, JitCall& call, const FlatTracer& tracer) {
+std::pair<std::vector<Array>, std::shared_ptr<const TreeDef>> jit_run(JitState& state, JitCall& call, const TracerFactory& tracer) {
   return at_loc(state.loc, [&] {
     bool traced = false;
     auto entry = lookup(state, call, tracer, &traced);
     bool tracing = trace_depth() > 0;
     for (auto& l : call.leaves) tracing |= l.is_tracer();
     if (tracing || captures_tracers(entry->jaxpr)) {
-      return std::pair{bind_pjit(entry->jaxpr, call.leaves, state.name), entry->out_def};
+      auto outs = bind_pjit(entry->jaxpr, call.leaves, state.name);
+      return std::pair{std::move(outs), std::shared_ptr<const TreeDef>(entry, &entry->out_def)};
     }
-    if (!traced) log_compile(cat("cache hit ", state.name, avals_str(entry->jaxpr.in_avals())));
+    if (!traced && log_compiles()) log_compile(cat("cache hit ", state.name, avals_str(entry->jaxpr.in_avals())));
     auto exe = ensure_compiled(state, *entry, false);
     bool any_donated = false;
     for (bool d : call.donated) any_donated |= d;
-    return std::pair{exe->run(call.leaves, any_donated ? &call.donated : nullptr), entry->out_def};
+    auto outs = exe->run(call.leaves, any_donated ? &call.donated : nullptr);
+    return std::pair{std::move(outs), std::shared_ptr<const TreeDef>(entry, &entry->out_def)};
   });
 }
 
-std::shared_ptr<const Executable> jit_lower(JitState& state, JitCall& call, const FlatTracer& tracer) {
+std::shared_ptr<const Executable> jit_lower(JitState& state, JitCall& call, const TracerFactory& tracer) {
   return at_loc(state.loc, [&] {
     bool traced = false;
     auto entry = lookup(state, call, tracer, &traced);

@@ -85,13 +85,24 @@ struct JitCall {
 
 /// Traces a flat function into a closed jaxpr (called on a cache miss).
 using FlatTracer = std::function<std::pair<ClosedJaxpr, TreeDef>(const std::vector<AbstractValue>& avals)>;
+/// Makes the tracer: only called on a cache miss, so the hit path allocates nothing for it.
+class TracerFactory {
+ public:
+  template <class F>
+  explicit TracerFactory(const F& f) : obj_(&f), call_([](const void* o) { return (*static_cast<const F*>(o))(); }) {}
+  FlatTracer operator()() const { return call_(obj_); }
+
+ private:
+  const void* obj_;
+  FlatTracer (*call_)(const void*);
+};
 
 /// Runs the call: on concrete arrays through the cached executable; under a transform by binding
 /// pjit. Returns the output leaves and their structure.
-std::pair<std::vector<Array>, TreeDef> jit_run(JitState& state, JitCall& call, const FlatTracer& tracer);
+std::pair<std::vector<Array>, std::shared_ptr<const TreeDef>> jit_run(JitState& state, JitCall& call, const TracerFactory& tracer);
 
 /// The lowered program for `lower(...)`.
-std::shared_ptr<const Executable> jit_lower(JitState& state, JitCall& call, const FlatTracer& tracer);
+std::shared_ptr<const Executable> jit_lower(JitState& state, JitCall& call, const TracerFactory& tracer);
 std::string executable_text(const Executable& exe);
 const ClosedJaxpr& executable_jaxpr(const Executable& exe);
 
@@ -120,17 +131,19 @@ class JitFn {
   auto operator()(const Args&... args) const {
     using R = std::invoke_result_t<F, const Args&...>;
     detail::JitCall call;
-    auto tracer = flatten<Args...>(call, args...);
-    auto [outs, out_def] = detail::jit_run(*state_, call, tracer);
-    return tree_unflatten<std::decay_t<R>>(out_def, outs);
+    flatten<Args...>(call, args...);
+    auto factory = [&] { return make_tracer<Args...>(call, args...); };
+    auto [outs, out_def] = detail::jit_run(*state_, call, detail::TracerFactory(factory));
+    return tree_unflatten<std::decay_t<R>>(*out_def, outs);
   }
 
   /// The program compiled for these arguments' signature (compiling it if needed).
   template <class... Args>
   Lowered lower(const Args&... args) const {
     detail::JitCall call;
-    auto tracer = flatten<Args...>(call, args...);
-    return Lowered(detail::jit_lower(*state_, call, tracer));
+    flatten<Args...>(call, args...);
+    auto factory = [&] { return make_tracer<Args...>(call, args...); };
+    return Lowered(detail::jit_lower(*state_, call, detail::TracerFactory(factory)));
   }
 
  private:
@@ -140,9 +153,9 @@ class JitFn {
     return false;
   }
 
-  // Flattens the arguments into `call` and returns the function that traces f at them.
+  // Flattens the arguments into `call`.
   template <class... Args>
-  detail::FlatTracer flatten(detail::JitCall& call, const Args&... args) const {
+  void flatten(detail::JitCall& call, const Args&... args) const {
     const JitOptions& opt = detail::jit_options(*state_);
     constexpr size_t nargs = sizeof...(Args);
     const char* name = opt.name.empty() ? "jit" : opt.name.c_str();
@@ -150,8 +163,8 @@ class JitFn {
       if (a < 0 || static_cast<size_t>(a) >= nargs) detail::throw_bad_argnum("static_argnums", a, nargs, name);
     for (int a : opt.donate_argnums)
       if (a < 0 || static_cast<size_t>(a) >= nargs) detail::throw_bad_argnum("donate_argnums", a, nargs, name);
-    auto statics = std::make_shared<std::tuple<const Args*...>>(&args...);
     size_t i = 0;
+    call.leaves.reserve(sizeof...(Args));
     (
         [&](const auto& arg) {
           using T = std::decay_t<decltype(arg)>;
@@ -163,7 +176,7 @@ class JitFn {
             if constexpr (TreeLike<T>) {
               size_t before = call.leaves.size();
               call.arg_defs.push_back(TreeTraits<T>::flatten(arg, call.leaves));
-              call.donated.resize(call.leaves.size(), contains(opt.donate_argnums, argnum));
+              if (!opt.donate_argnums.empty()) call.donated.resize(call.leaves.size(), contains(opt.donate_argnums, argnum));
               (void)before;
             } else {
               detail::throw_not_a_tree(argnum, name);
@@ -171,6 +184,13 @@ class JitFn {
           }
         }(args),
         ...);
+  }
+
+  // The function that traces f at the signature of `call`.
+  template <class... Args>
+  detail::FlatTracer make_tracer(const detail::JitCall& call, const Args&... args) const {
+    const JitOptions& opt = detail::jit_options(*state_);
+    auto statics = std::make_shared<std::tuple<const Args*...>>(&args...);
     // The tracer rebuilds each dynamic argument from its leaves; static ones are the values
     // of this call (they are part of the cache key, so equal values trace equally).
     return [f = f_, defs = call.arg_defs, statics, static_argnums = opt.static_argnums](
