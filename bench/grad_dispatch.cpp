@@ -1,26 +1,22 @@
 // Eager grad of a tiny function after the first call (cached transformed jaxpr): microseconds
 // per call, median of 20 runs of 1000 calls. Target (issue 3): under 20 us.
-#include <algorithm>
-#include <chrono>
+// (Not one of WORKLOADS.md's W1-W8.) --smoke: two runs of 10 calls.
 #include <cstdio>
-#include <vector>
 
-#include <jx/jx.h>
+#include "bench/common.h"
+#include "jx/jx.h"
 
-int main() {
-  auto f = [](const jx::Array& x) { return jx::sum(jx::sin(x) * x); };
-  auto g = jx::grad(f);
-  jx::Array x = jx::array({0.1f, 0.2f, 0.3f, 0.4f});
-  g(x);  // trace, transform, cache
-  std::vector<double> us;
-  for (int rep = 0; rep < 20; ++rep) {
-    auto t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < 1000; ++i) g(x);
-    auto t1 = std::chrono::steady_clock::now();
-    us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count() / 1000);
-  }
-  std::sort(us.begin(), us.end());
-  auto jp = jx::make_jaxpr(g)(x);
-  std::printf("eager grad(sum(sin(x) * x)), x f32[4]: %.2f us per call (median), %zu equations\n", us[us.size() / 2],
-              jp.jaxpr->eqns.size());
+int main(int argc, char** argv) {
+  return bench::run_main(argc, argv, "grad_dispatch", 20, [](bench::Report& r, const bench::Options& o) {
+    auto f = [](const jx::Array& x) { return jx::sum(jx::sin(x) * x); };
+    auto g = jx::grad(f);
+    jx::Array x = jx::array({0.1f, 0.2f, 0.3f, 0.4f});
+    g(x);  // trace, transform, cache
+    auto us = bench::time_calls([&] { g(x); }, o, o.smoke ? 10 : 1000, 1e-6);
+    auto jp = jx::make_jaxpr(g)(x);
+    std::printf("eager grad(sum(sin(x) * x)), x f32[4]: %.2f us per call (median), %zu equations\n",
+                bench::median(us), jp.jaxpr->eqns.size());
+    r.figure("us_per_call", us);
+    r.check("grad0", static_cast<double>(g(x).to_vector<float>()[0]));
+  });
 }

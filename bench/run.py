@@ -1,0 +1,527 @@
+"""Runs the workloads of WORKLOADS.md in jx and JAX side by side and writes the report.
+
+    <venv>/bin/python bench/run.py --build-dir build [--rounds 3] [--only W1,W3] [--out bench/results]
+
+Started by scripts/bench.sh (which prepares the venv and builds jx with -DJX_BUILD_BENCH=ON).
+It measures the machine's limits (bench_limits: triad bandwidth, oneDNN sgemm), then runs every
+workload in rounds, alternating jx and JAX processes (jx first in even rounds, JAX first in odd
+ones); each process warms up and times --iters samples, and the figure is the median of all
+samples of all rounds. W5 (compile latency) is a first call, so it runs in more rounds of fresh
+processes. Writes <out>/latest.md, <out>/latest.json (every sample) and <out>/ratios.png.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+JAX_SCRIPT = os.path.join(ROOT, "bench", "jax", "workloads.py")
+
+# (workload, jx program, description)
+WORKLOADS = [
+    ("W1", "bench_w1_dispatch", "dispatch: jitted x*2+1, x f32[8]"),
+    ("W2", "bench_w2_elementwise", "fused elementwise: jitted tanh(x)*y + exp(-x*x), f32[16Mi]"),
+    ("W3", "bench_w3_mlp", "MLP 784-1024-1024-10 train step, batch 256, SGD, jitted, params donated"),
+    ("W4", "bench_w4_per_example", "per-example grads: jit(vmap(grad)), MLP 784-128-10, batch 128"),
+    ("W5", "bench_w5_compile", "compile latency: first call of W3's step minus a steady call"),
+    ("W6", "bench_w6_hessian", "jit(hessian(rosenbrock)), 100 dims"),
+    ("W7", "bench_w7_cnn", "CNN train step (2 conv3x3 + pool, dense 10), x f32[64,28,28,1]"),
+    ("W8", "bench_w8_ode", "RK4 Lorenz, 1000 steps via scan, and grad wrt the initial state"),
+]
+
+# (workload, figure, unit, target op, target) -- ratios are jx / JAX unless op is "frac>=".
+FIGURES = [
+    ("W1", "us_per_call", "µs", "<=", 0.1),
+    ("W2", "ms", "ms", "frac>=", 0.8),
+    ("W3", "ms_per_step", "ms", "<=", 1.0),
+    ("W4", "ms_per_call", "ms", "<=", 1.0),
+    ("W5", "compile_ms", "ms", "<=", 0.3),
+    ("W6", "us_per_call", "µs", "<=", 1.0),
+    ("W7", "ms_per_step", "ms", "<=", 1.0),
+    ("W8", "us_per_integration", "µs", "<=", 1.0),
+    ("W8", "us_per_gradient", "µs", "<=", 1.0),
+]
+
+# Arithmetic per step, from WORKLOADS.md (for the floor column: GFLOP / measured sgemm rate).
+GFLOP = {"W3": 2.45, "W7": 1.5}
+W2_BYTES = 3 * 4 * (16 << 20)
+
+
+def log(msg):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def run_json(cmd, env, timeout):
+    """Runs one program; returns its JSON result line (a dict), or an error dict."""
+    t0 = time.perf_counter()
+    try:
+        p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    except subprocess.TimeoutExpired:
+        return {"status": "error", "reason": f"timed out after {timeout} s"}
+    except OSError as e:
+        return {"status": "error", "reason": f"could not start {cmd[0]}: {e}"}
+    wall = time.perf_counter() - t0
+    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
+    if not lines:
+        tail = (p.stderr or p.stdout).strip().splitlines()[-5:]
+        return {"status": "error", "reason": f"exit {p.returncode}, no result line: " + " | ".join(tail)}
+    try:
+        res = json.loads(lines[-1])
+    except json.JSONDecodeError as e:
+        return {"status": "error", "reason": f"bad result line: {e}"}
+    res["wall_s"] = wall
+    if p.returncode != 0 and res.get("status") == "ok":
+        res["status"] = "error"
+        res["reason"] = f"exit {p.returncode}"
+    return res
+
+
+class Runner:
+    def __init__(self, args):
+        self.args = args
+        self.build = os.path.abspath(args.build_dir)
+        self.bin = os.path.join(self.build, "bench")
+        ncores = len(os.sched_getaffinity(0))
+        self.threads = ncores
+        base = dict(os.environ)
+        # jx: its kernels and oneDNN share one OpenMP pool; use every core.
+        self.env_jx = dict(base, JX_NUM_THREADS=str(ncores), OMP_NUM_THREADS=str(ncores))
+        # no on-disk object cache: every process compiles from scratch, as JAX's does by default
+        self.env_jx.pop("JX_CACHE_DIR", None)
+        # JAX: XLA's CPU client sizes its intra-op pool to the cores it may run on (all of them);
+        # no XLA thread flags are set. Quiet logs, CPU only, no x64.
+        self.env_jax = dict(base, JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="2")
+        for k in ("JAX_ENABLE_X64", "XLA_FLAGS", "JAX_COMPILATION_CACHE_DIR"):
+            self.env_jax.pop(k, None)
+        self.env_jax["OMP_NUM_THREADS"] = str(ncores)
+
+    def jx_cmd(self, prog, extra=()):
+        return [os.path.join(self.bin, prog), *extra]
+
+    def jax_cmd(self, w, extra=()):
+        return [sys.executable, JAX_SCRIPT, w, *extra]
+
+    def limits(self):
+        log("machine limits (bench_limits: triad 64 MiB x3, oneDNN sgemm 2048^3)")
+        samples = {"triad_gbs": [], "sgemm_gflops": []}
+        extra = {}
+        reason = None
+        for _ in range(self.args.limit_rounds):
+            r = run_json(self.jx_cmd("bench_limits", self.iter_args()), self.env_jx, self.args.timeout)
+            if r.get("status") != "ok":
+                reason = r.get("reason")
+                break
+            for k in samples:
+                samples[k] += r["samples"][k]
+            extra = r.get("extra", {})
+        if reason:
+            return {"status": "error", "reason": reason}
+        return {"status": "ok", "samples": samples, "figures": {k: statistics.median(v) for k, v in samples.items()},
+                "extra": extra}
+
+    def iter_args(self):
+        return ["--smoke"] if self.args.smoke else []
+
+    def workload(self, w, prog):
+        rounds = self.args.rounds
+        if w == "W5":
+            rounds = self.args.compile_rounds
+        out = {}
+        for system in ("jx", "jax"):
+            out[system] = {"status": "ok", "samples": {}, "extra": [], "check": {}, "rounds": 0, "wall_s": 0.0}
+        for rnd in range(rounds):
+            order = ("jx", "jax") if rnd % 2 == 0 else ("jax", "jx")
+            for system in order:
+                acc = out[system]
+                if acc["status"] != "ok":
+                    continue
+                if system == "jx":
+                    r = run_json(self.jx_cmd(prog, self.iter_args()), self.env_jx, self.args.timeout)
+                else:
+                    r = run_json(self.jax_cmd(w, self.iter_args()), self.env_jax, self.args.timeout)
+                acc["wall_s"] += r.get("wall_s", 0.0)
+                if r.get("status") != "ok":
+                    acc["status"] = r.get("status", "error")
+                    acc["reason"] = r.get("reason", "")
+                    log(f"  {w} {system}: {acc['status']}: {acc['reason'][:200]}")
+                    continue
+                acc["rounds"] += 1
+                for k, v in r["samples"].items():
+                    acc["samples"].setdefault(k, []).extend(v)
+                acc["extra"].append(r.get("extra", {}))
+                acc["check"] = r.get("check", {})
+                if system == "jax":
+                    acc["jax_version"] = r.get("extra", {}).get("jax")
+        for system in ("jx", "jax"):
+            acc = out[system]
+            acc["figures"] = {k: statistics.median(v) for k, v in acc["samples"].items()}
+            # per-process numbers (first call, peak memory): median over the rounds
+            keys = {k for e in acc["extra"] for k, v in e.items() if isinstance(v, (int, float))}
+            acc["extra_median"] = {k: statistics.median([e[k] for e in acc["extra"] if k in e]) for k in keys}
+            figs = ", ".join(f"{k} {v:.4g}" for k, v in acc["figures"].items())
+            if acc["status"] == "ok":
+                log(f"  {w} {system}: {figs} ({acc['rounds']} rounds, {acc['wall_s']:.1f} s)")
+        return out
+
+
+def sh(cmd):
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=30, cwd=ROOT).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+
+
+def machine_info(build):
+    info = {}
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    info["cpu"] = model or platform.processor()
+    info["cores"] = len(os.sched_getaffinity(0))
+    flags = sh(["grep", "-m1", "-o", "avx512f", "/proc/cpuinfo"])
+    info["avx512"] = bool(flags)
+    try:
+        with open("/proc/meminfo") as f:
+            kb = int(f.readline().split()[1])
+        info["memory_gib"] = round(kb / 1024 / 1024, 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    info["kernel"] = platform.release()
+    commit = sh(["git", "rev-parse", "--short=10", "HEAD"])
+    dirty = sh(["git", "status", "--porcelain", "--untracked-files=no"])
+    info["jx_commit"] = commit + (" (with uncommitted changes)" if dirty else "")
+    info["jx_commit_date"] = sh(["git", "log", "-1", "--format=%cd", "--date=iso"])
+    import jax
+    import jaxlib
+
+    info["jax"] = jax.__version__
+    info["jaxlib"] = jaxlib.__version__
+    info["python"] = platform.python_version()
+    llvm = ""
+    for exe in ("/usr/lib/llvm-19/bin/llvm-config", shutil.which("llvm-config-19") or "", shutil.which("llvm-config") or ""):
+        if exe and os.path.exists(exe):
+            llvm = sh([exe, "--version"])
+            if llvm:
+                break
+    info["llvm"] = llvm or "unknown"
+    cxx = ""
+    try:
+        with open(os.path.join(build, "CMakeCache.txt")) as f:
+            for line in f:
+                if line.startswith("CMAKE_CXX_COMPILER:"):
+                    cxx = line.split("=", 1)[1].strip()
+    except OSError:
+        pass
+    info["compiler"] = sh([cxx, "--version"]).splitlines()[0] if cxx and sh([cxx, "--version"]) else cxx
+    return info
+
+
+def fmt(v, unit=""):
+    if v is None:
+        return "—"
+    if abs(v) >= 100:
+        s = f"{v:.0f}"
+    elif abs(v) >= 10:
+        s = f"{v:.1f}"
+    elif abs(v) >= 1:
+        s = f"{v:.2f}"
+    else:
+        s = f"{v:.3g}"
+    return f"{s} {unit}".strip()
+
+
+def evaluate(results, limits):
+    """One row per figure: values, ratio, target, met."""
+    rows = []
+    triad = limits.get("figures", {}).get("triad_gbs") if limits.get("status") == "ok" else None
+    for w, fig, unit, op, target in FIGURES:
+        res = results.get(w)
+        row = {"workload": w, "figure": fig, "unit": unit, "op": op, "target": target}
+        if res is None:
+            row["state"] = "not run"
+            rows.append(row)
+            continue
+        jx, jax = res["jx"], res["jax"]
+        if jx["status"] != "ok" or jax["status"] != "ok" or fig not in jx["figures"] or fig not in jax["figures"]:
+            bad = jx if jx["status"] != "ok" else jax
+            if bad["status"] == "ok":
+                row["state"] = "error"
+                row["reason"] = f"no figure {fig}"
+            else:
+                row["state"] = bad["status"]
+                row["reason"] = ("jx: " if bad is jx else "JAX: ") + bad.get("reason", "")
+            row["jx"] = jx["figures"].get(fig) if jx["status"] == "ok" else None
+            row["jax"] = jax["figures"].get(fig) if jax["status"] == "ok" else None
+            rows.append(row)
+            continue
+        row["state"] = "ok"
+        row["jx"], row["jax"] = jx["figures"][fig], jax["figures"][fig]
+        row["ratio"] = row["jx"] / row["jax"] if row["jax"] else None
+        if op == "frac>=":
+            # each program's own GB/s samples (2 reads + 1 write of its array size)
+            row["jx_gbs"] = jx["figures"].get("gbs", 0.0)
+            row["jax_gbs"] = jax["figures"].get("gbs", 0.0)
+            if triad:
+                row["jx_frac"] = row["jx_gbs"] / triad
+                row["jax_frac"] = row["jax_gbs"] / triad
+                row["met"] = row["jx_frac"] >= target
+            else:
+                row["met"] = None
+        else:
+            row["met"] = row["ratio"] is not None and row["ratio"] <= target
+        rows.append(row)
+    return rows
+
+
+def floor_text(w, limits):
+    if limits.get("status") != "ok":
+        return "—"
+    f = limits["figures"]
+    if w == "W2":
+        return fmt(W2_BYTES / (f["triad_gbs"] * 1e9) * 1e3, "ms")
+    if w in GFLOP:
+        return fmt(GFLOP[w] / f["sgemm_gflops"] * 1e3, "ms")
+    return "—"
+
+
+def load_text(results, w):
+    res = results.get(w)
+    return f"{res['load']:.1f}" if res and "load" in res else "—"
+
+
+def write_report(path, info, limits, results, rows, runner, started, finished, loads):
+    L = []
+    L.append("# jx vs JAX: benchmark results")
+    L.append("")
+    L.append(f"Written by `scripts/bench.sh` on {finished} ({(time.time() - started) / 60:.1f} min). "
+             "Workloads: `../shared/bench/WORKLOADS.md`; programs: `bench/w*.cpp` (jx) and "
+             "`bench/jax/workloads.py` (JAX); driver: `bench/run.py`.")
+    if runner.args.smoke:
+        L.append("")
+        L.append("**Smoke run (tiny sizes): these figures mean nothing.**")
+    L.append("")
+    L.append("## Machine")
+    L.append("")
+    L.append(f"- CPU: {info['cpu']}, {info['cores']} cores available"
+             + (" (AVX-512)" if info.get("avx512") else "") + (f", {info['memory_gib']} GiB memory" if "memory_gib" in info else ""))
+    L.append(f"- Load average (1 min) before / after the run: {loads[0]:.2f} / {loads[1]:.2f} "
+             "(the machine is shared; a load above the core count means other work competed for the cores)")
+    L.append(f"- jx commit {info['jx_commit']} ({info['jx_commit_date']}), {info['compiler']}, LLVM {info['llvm']}"
+             + (f", oneDNN {limits['extra'].get('onednn')}" if limits.get("status") == "ok" else ""))
+    L.append(f"- JAX {info['jax']} / jaxlib {info['jaxlib']} (CPU, from PyPI), Python {info['python']}, Linux {info['kernel']}")
+    L.append(f"- Threads: both systems use all {runner.threads} cores. jx: `JX_NUM_THREADS={runner.threads}` and "
+             f"`OMP_NUM_THREADS={runner.threads}` (jx's kernels and oneDNN share one OpenMP pool). JAX: XLA's CPU "
+             "client sizes its thread pool to the cores the process may use (all of them); no `XLA_FLAGS` are set, "
+             "`JAX_PLATFORMS=cpu`, default float32.")
+    L.append(f"- Method: each workload runs in {runner.args.rounds} rounds of one jx process and one JAX process "
+             f"(alternating which goes first; W5: {runner.args.compile_rounds} rounds of fresh processes). Each process "
+             "warms up (3 calls), then times its samples, forcing results ready; the figure is the median of all samples "
+             "of all rounds. Microsecond workloads time each sample as the mean of a batch of calls (W1: 1000, W6: 100, "
+             "W8: 10).")
+    L.append("")
+    L.append("## Machine limits (measured in this run)")
+    L.append("")
+    if limits.get("status") == "ok":
+        f = limits["figures"]
+        L.append(f"- Triad bandwidth (a = b + s·c, three 64 MiB float arrays, OpenMP on all cores, 2 reads + 1 write): "
+                 f"**{f['triad_gbs']:.1f} GB/s** (W2 floor {W2_BYTES / (f['triad_gbs'] * 1e9) * 1e3:.2f} ms)")
+        L.append(f"- oneDNN sgemm 2048³: **{f['sgemm_gflops']:.0f} GFLOP/s** (W3 floor {GFLOP['W3'] / f['sgemm_gflops'] * 1e3:.2f} ms "
+                 f"for {GFLOP['W3']} GFLOP, W7 floor {GFLOP['W7'] / f['sgemm_gflops'] * 1e3:.2f} ms for {GFLOP['W7']} GFLOP)")
+    else:
+        L.append(f"- not measured: {limits.get('reason')}")
+    L.append("")
+    L.append("## Results")
+    L.append("")
+    L.append("Ratio = jx / JAX (time: lower is better). W2's target is on the fraction of the triad bandwidth. "
+             "Floor: the workload's bytes or FLOPs at the measured triad bandwidth or sgemm rate. Load: the "
+             "1-minute load average when the workload started.")
+    L.append("")
+    L.append("| id | figure | jx | JAX | jx / JAX | target | met | floor | load |")
+    L.append("|----|--------|----|-----|----------|--------|-----|-------|------|")
+    for row in rows:
+        w, fig, unit = row["workload"], row["figure"], row["unit"]
+        target = (f"≥ {row['target']} of triad" if row["op"] == "frac>=" else f"≤ {row['target']}")
+        name = fig.replace("_", " ")
+        if row["state"] != "ok":
+            state = "**pending**" if row["state"] == "pending" else f"**{row['state']}**"
+            L.append(f"| {w} | {name} | {fmt(row.get('jx'), unit) if row.get('jx') is not None else state} | "
+                     f"{fmt(row.get('jax'), unit) if row.get('jax') is not None else '—'} | — | {target} | {state} | {floor_text(w, limits)} | {load_text(results, w)} |")
+            continue
+        met = {True: "yes", False: "no", None: "—"}[row["met"]]
+        if row["op"] == "frac>=":
+            jxs = f"{fmt(row['jx'], unit)}, {row['jx_gbs']:.1f} GB/s" + (f" ({row['jx_frac']:.2f} of triad)" if "jx_frac" in row else "")
+            jaxs = f"{fmt(row['jax'], unit)}, {row['jax_gbs']:.1f} GB/s" + (f" ({row['jax_frac']:.2f} of triad)" if "jax_frac" in row else "")
+        else:
+            jxs, jaxs = fmt(row["jx"], unit), fmt(row["jax"], unit)
+        L.append(f"| {w} | {name} | {jxs} | {jaxs} | {row['ratio']:.3g} | {target} | {met} | {floor_text(w, limits)} | {load_text(results, w)} |")
+    # W3 memory
+    w3 = results.get("W3")
+    if w3:
+        mj = w3["jx"]["extra_median"].get("peak_rss_mib") if w3["jx"]["status"] == "ok" else None
+        ma = w3["jax"]["extra_median"].get("peak_rss_mib") if w3["jax"]["status"] == "ok" else None
+        ratio = f"{mj / ma:.3g}" if mj and ma else "—"
+        L.append(f"| W3 | peak resident memory of the process | {fmt(mj, 'MiB')} | {fmt(ma, 'MiB')} | {ratio} | — | — | — | {load_text(results, 'W3')} |")
+        fj = w3["jx"]["extra_median"].get("first_call_ms") if w3["jx"]["status"] == "ok" else None
+        fa = w3["jax"]["extra_median"].get("first_call_ms") if w3["jax"]["status"] == "ok" else None
+        ratio = f"{fj / fa:.3g}" if fj and fa else "—"
+        L.append(f"| W3 | first call (trace + compile + run) | {fmt(fj, 'ms')} | {fmt(fa, 'ms')} | {ratio} | — | — | — | {load_text(results, 'W3')} |")
+    L.append("")
+    notes = [r for r in rows if r["state"] != "ok"]
+    if notes:
+        L.append("Not measured:")
+        L.append("")
+        seen = set()
+        for r in notes:
+            key = (r["workload"], r.get("reason"))
+            if key in seen:
+                continue
+            seen.add(key)
+            L.append(f"- {r['workload']} ({r['state']}): {r.get('reason', '')[:400]}")
+        L.append("")
+    L.append("![jx / JAX ratios](ratios.png)")
+    L.append("")
+    L.append("## Answers (the same computation in both systems?)")
+    L.append("")
+    L.append("Check values from the last run of each program. W1, W2, W6 and W8 use identical inputs, so their "
+             "values should agree to float32 rounding (W8's Lorenz trajectory is chaotic: over 10 time units float32 "
+             "rounding differences grow, so only the first digits agree). W3, W4 and W7 initialize parameters with "
+             "each system's own random generator, so their losses and gradients agree only roughly.")
+    L.append("")
+    L.append("| id | value | jx | JAX |")
+    L.append("|----|-------|----|-----|")
+    for w, _, _ in WORKLOADS:
+        res = results.get(w)
+        if not res:
+            continue
+        keys = list(res["jx"]["check"].keys() or res["jax"]["check"].keys())
+        for k in keys:
+            a, b = res["jx"]["check"].get(k), res["jax"]["check"].get(k)
+            L.append(f"| {w} | {k} | {'—' if a is None else f'{a:.7g}'} | {'—' if b is None else f'{b:.7g}'} |")
+    L.append("")
+    L.append("## Workloads")
+    L.append("")
+    for w, prog, desc in WORKLOADS:
+        L.append(f"- {w}: {desc} (`{prog}`, `workloads.py {w}`)")
+    L.append("")
+    with open(path, "w") as f:
+        f.write("\n".join(L))
+
+
+def write_chart(path, rows, limits):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    time_rows = [r for r in rows if r["op"] != "frac>="]
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 5.5), gridspec_kw={"width_ratios": [3, 1]})
+    labels = [f"{r['workload']} {r['figure'].replace('_', ' ')}" for r in time_rows]
+    ys = list(range(len(time_rows)))[::-1]
+    for y, r in zip(ys, time_rows):
+        if r["state"] == "ok" and r.get("ratio"):
+            color = "tab:green" if r["met"] else "tab:red"
+            ax.barh(y, r["ratio"], color=color, height=0.6)
+            ax.text(r["ratio"] * 1.08, y, f"{r['ratio']:.3g}", va="center", fontsize=9)
+        else:
+            ax.text(1.0, y, r["state"], va="center", ha="center", fontsize=9, color="gray", style="italic")
+        ax.plot([r["target"], r["target"]], [y - 0.4, y + 0.4], color="black", lw=2)
+    ax.set_yticks(ys)
+    ax.set_yticklabels(labels, fontsize=9)
+    ax.set_xscale("log")
+    ax.axvline(1.0, color="gray", lw=0.8, ls="--")
+    ratios = [r["ratio"] for r in time_rows if r.get("ratio")]
+    lo = min([0.05] + [x / 2 for x in ratios])
+    hi = max([2.0] + [x * 3 for x in ratios])
+    ax.set_xlim(lo, hi)
+    ax.set_xlabel("jx time / JAX time (log; lower is better; black tick = target)")
+    ax.set_title("jx / JAX")
+
+    w2 = next((r for r in rows if r["op"] == "frac>="), None)
+    if w2 and w2.get("jx_frac") is not None:
+        ax2.bar([0, 1], [w2["jx_frac"], w2["jax_frac"]], color=["tab:green" if w2["met"] else "tab:red", "tab:blue"])
+        for x, v in enumerate([w2["jx_frac"], w2["jax_frac"]]):
+            ax2.text(x, v + 0.02, f"{v:.2f}", ha="center", fontsize=9)
+        ax2.axhline(w2["target"], color="black", lw=2)
+        ax2.set_ylim(0, max(1.1, w2["jx_frac"] + 0.15, w2["jax_frac"] + 0.15))
+    else:
+        ax2.text(0.5, 0.5, w2["state"] if w2 else "not run", ha="center", va="center", transform=ax2.transAxes,
+                 color="gray", style="italic")
+    ax2.set_xticks([0, 1])
+    ax2.set_xticklabels(["jx", "JAX"])
+    ax2.set_title("W2: fraction of triad bandwidth\n(higher is better; line = target)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
+    ap.add_argument("--rounds", type=int, default=3, help="jx/JAX process pairs per workload (default 3)")
+    ap.add_argument("--compile-rounds", type=int, default=10, help="fresh-process pairs for W5 (default 10)")
+    ap.add_argument("--limit-rounds", type=int, default=2, help="runs of bench_limits (default 2)")
+    ap.add_argument("--only", default="", help="comma-separated workloads, e.g. W1,W3")
+    ap.add_argument("--timeout", type=int, default=300, help="seconds per process (default 300)")
+    ap.add_argument("--smoke", action="store_true", help="tiny sizes everywhere (tests the driver only)")
+    args = ap.parse_args(argv)
+    args.rounds = max(1, args.rounds)
+    args.compile_rounds = max(1, args.compile_rounds)
+    args.limit_rounds = max(1, args.limit_rounds)
+
+    started = time.time()
+    load0 = os.getloadavg()[0]
+    runner = Runner(args)
+    info = machine_info(runner.build)
+    log(f"{info['cpu']}, {info['cores']} cores; jx {info['jx_commit']}; JAX {info['jax']}; LLVM {info['llvm']}")
+    limits = runner.limits()
+    if limits["status"] == "ok":
+        log(f"  triad {limits['figures']['triad_gbs']:.1f} GB/s, sgemm {limits['figures']['sgemm_gflops']:.0f} GFLOP/s")
+    else:
+        log(f"  limits: {limits['reason']}")
+    only = {w.strip().upper() for w in args.only.split(",") if w.strip()}
+    results = {}
+    for w, prog, desc in WORKLOADS:
+        if only and w not in only:
+            continue
+        log(f"{w}: {desc}")
+        load = os.getloadavg()[0]
+        results[w] = runner.workload(w, prog)
+        results[w]["load"] = load
+    rows = evaluate(results, limits)
+    load1 = os.getloadavg()[0]
+    finished = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    os.makedirs(args.out, exist_ok=True)
+    md = os.path.join(args.out, "latest.md")
+    write_report(md, info, limits, results, rows, runner, started, finished, (load0, load1))
+    with open(os.path.join(args.out, "latest.json"), "w") as f:
+        json.dump({"machine": info, "limits": limits, "results": results, "rows": rows, "smoke": args.smoke,
+                   "finished": finished}, f, indent=1)
+    write_chart(os.path.join(args.out, "ratios.png"), rows, limits)
+    log(f"wrote {md}, latest.json and ratios.png ({(time.time() - started) / 60:.1f} min)")
+    for r in rows:
+        if r["state"] == "ok":
+            extra = f", jx {r['jx_frac']:.2f} of triad" if "jx_frac" in r else ""
+            print(f"{r['workload']} {r['figure']}: jx {fmt(r['jx'], r['unit'])}  JAX {fmt(r['jax'], r['unit'])}  "
+                  f"ratio {r['ratio']:.3g}{extra}  target {r['op'].replace('frac', '')} {r['target']}: "
+                  f"{'met' if r['met'] else 'not met'}")
+        else:
+            print(f"{r['workload']} {r['figure']}: {r['state']} {r.get('reason', '')[:160]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
