@@ -8,10 +8,7 @@
 #include <exception>
 #include <sstream>
 
-#if __has_include("jit/passes.h")
 #include "jit/passes.h"
-#define JX_HAVE_PASSES 1
-#endif
 #include "backends/cpu/thread_pool.h"
 #include "backends/llvm/codegen.h"
 #include "core/log.h"
@@ -191,11 +188,7 @@ namespace detail {
 std::shared_ptr<const Executable> compile_jaxpr(const ClosedJaxpr& jaxpr, const std::string& name, bool keep_ir) {
   auto t0 = std::chrono::steady_clock::now();
   for (auto& c : jaxpr.consts) JX_CHECK(!c.is_tracer(), "jit: compiling a jaxpr whose constants are tracers");
-#ifdef JX_HAVE_PASSES
   ClosedJaxpr optimized = passes::optimize(jaxpr);
-#else
-  ClosedJaxpr optimized = dce_jaxpr(jaxpr);
-#endif
   auto exe = std::make_shared<Executable>();
   exe->in_avals = jaxpr.in_avals();
   exe->out_avals = jaxpr.out_avals();

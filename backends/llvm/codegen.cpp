@@ -20,10 +20,7 @@
 
 #include "backends/llvm/module.h"
 #include "backends/llvm/target.h"
-#if __has_include("backends/llvm/vmath.h")
 #include "backends/llvm/vmath.h"
-#define JX_HAVE_VMATH 1
-#endif
 #include "core/errors.h"
 
 namespace jx::llvmgen {
@@ -466,9 +463,7 @@ class KernelEmitter {
   }
 
   Value* math(const std::string& name, DType d, std::vector<Value*> args) {
-#ifdef JX_HAVE_VMATH
     if (Value* v = emit_math(b_, name, args)) return v;
-#endif
     return libm(name, d, std::move(args));
   }
 
@@ -502,9 +497,7 @@ class KernelEmitter {
         op == "tanh" || op == "sinh" || op == "cosh" || op == "asin" || op == "acos" || op == "atan" || op == "erf")
       return math(op, d, a);
     if (op == "logistic") {
-#ifdef JX_HAVE_VMATH
       if (Value* v = emit_math(b_, "logistic", a)) return v;
-#endif
       Value* e = math("exp", d, {b_.CreateFNeg(a[0])});
       return b_.CreateFDiv(fconst(a[0], 1.0), b_.CreateFAdd(fconst(a[0], 1.0), e));
     }
