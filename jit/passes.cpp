@@ -286,17 +286,7 @@ class Simplifier {
     for (const Eqn& orig : src.eqns) {
       Eqn eqn = orig;
       subst_.apply(eqn);
-      if (eqn.outputs.size() == 1) {
-        if (auto atom = to_atom(eqn); atom && atom_aval(*atom) == eqn.outputs[0]->aval) {
-          subst_.map[eqn.outputs[0].get()] = *atom;
-          ++count;
-          continue;
-        }
-        if (auto rewritten = to_eqn(eqn); rewritten && types_check(*rewritten)) {
-          eqn = std::move(*rewritten);
-          ++count;
-        }
-      }
+      if (eqn.outputs.size() == 1 && rewrite(eqn)) continue;
       for (auto& o : eqn.outputs) producer_[o.get()] = out_->eqns.size();
       out_->eqns.push_back(std::move(eqn));
     }
@@ -307,6 +297,24 @@ class Simplifier {
   int64_t count = 0;
 
  private:
+  // Applies rules to `eqn` until none fires (a rewritten equation may simplify further, e.g. a
+  // composed slice that covers everything). Returns true when the output was replaced by an
+  // existing value and the equation is gone.
+  bool rewrite(Eqn& eqn) {
+    for (int step = 0; step < 8; ++step) {
+      if (auto atom = to_atom(eqn); atom && atom_aval(*atom) == eqn.outputs[0]->aval) {
+        subst_.map[eqn.outputs[0].get()] = *atom;
+        ++count;
+        return true;
+      }
+      auto rewritten = to_eqn(eqn);
+      if (!rewritten || !types_check(*rewritten)) return false;
+      eqn = std::move(*rewritten);
+      ++count;
+    }
+    return false;
+  }
+
   const Eqn* producer(const Atom& a) const {
     auto* v = var_of(a);
     if (!v) return nullptr;
@@ -322,8 +330,10 @@ class Simplifier {
   // a small constant whose elements are all equal (bitwise).
   std::optional<double> splat(const Atom& a) {
     if (auto* lit = std::get_if<Literal>(&a)) return first_element(lit->value);
-    if (const Eqn* p = producer(a, broadcast_in_dim_p)) {
-      if (auto* lit = std::get_if<Literal>(&p->inputs[0])) return first_element(lit->value);
+    if (const Eqn* p = producer(a, broadcast_in_dim_p)) return splat(p->inputs[0]);
+    // a conversion that only changes the weak type keeps the value
+    if (const Eqn* p = producer(a, convert_element_type_p)) {
+      if (atom_aval(p->inputs[0]).dtype == p->outputs[0]->aval.dtype) return splat(p->inputs[0]);
       return std::nullopt;
     }
     auto it = consts_.find(var_of(a));
@@ -400,12 +410,12 @@ class Simplifier {
     }
     // Shape ops that do nothing: reshape/squeeze/broadcast/transpose/slice/rev/pad to the same
     // array, concatenate of one operand, reductions over no axes.
-    if (reshape_like(e) && atom_aval(in[0]).shape == e.outputs[0]->aval.shape) {
-      if (p != broadcast_in_dim_p) return in[0];
-      auto& dims = e.params.get_ints("broadcast_dimensions");
-      bool identity = true;
-      for (size_t i = 0; i < dims.size(); ++i) identity &= dims[i] == static_cast<int64_t>(i);
-      if (identity) return in[0];
+    if (reshape_like(e)) {
+      // (rank-only broadcasts have increasing dims: same shape means the identity)
+      if (atom_aval(in[0]).shape == e.outputs[0]->aval.shape) return in[0];
+      // a chain of them that ends where it started
+      if (const Eqn* q = producer(in[0]); q && reshape_like(*q) && atom_aval(q->inputs[0]).shape == e.outputs[0]->aval.shape)
+        return q->inputs[0];
     }
     if (p == transpose_p) {
       auto& perm = e.params.get_ints("permutation");

@@ -39,7 +39,8 @@ ClosedJaxpr inline_calls(const ClosedJaxpr& jaxpr, int64_t* num_inlined = nullpt
 ///   rev of rev (same dims) -> x;  pad with zero padding, concatenate of one operand, a
 ///   reduction over no axes, stop_gradient -> x;  select_n whose cases are all the same value,
 ///   or whose predicate is a literal -> that case.
-/// A "value" above is a literal, a broadcast of a literal, or a constant with all elements equal.
+/// A "value" above is a literal, a constant with all elements equal (up to 4096 elements), or a
+/// broadcast or weak-type-only conversion of one.
 /// Rewrites that would change an output's aval (a weak type, a 0-d operand broadcast) are
 /// skipped. x + 0.0 is kept for floats: it turns -0.0 into +0.0.
 ClosedJaxpr simplify(const ClosedJaxpr& jaxpr, int64_t* num_rewrites = nullptr);
