@@ -21,6 +21,7 @@
 #include "transforms/ad.h"
 #include "transforms/grad.h"
 #include "transforms/custom.h"
+#include "transforms/control.h"
 #include "transforms/vmap.h"
 #include "jit/jit.h"
 #include "nnlib/nn.h"
