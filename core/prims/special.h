@@ -14,7 +14,7 @@ extern const Primitive erfc_p;
 /// d erf_inv(x) = sqrt(pi)/2 exp(erf_inv(x)^2).
 extern const Primitive erf_inv_p;
 /// log of the standard normal CDF, accurate far into both tails (asymptotic series below
-/// -20 (f64) / -10 (f32)). d log_ndtr(x) = exp(-x^2/2 - log_ndtr(x)) / sqrt(2 pi).
+/// -20; float is computed in double). d log_ndtr(x) = exp(-x^2/2 - log_ndtr(x)) / sqrt(2 pi).
 extern const Primitive log_ndtr_p;
 /// Exponentially scaled modified Bessel functions of the first kind: exp(-|x|) I0(x) and
 /// exp(-|x|) I1(x) (Cephes' Chebyshev expansions).
