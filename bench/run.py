@@ -167,7 +167,7 @@ class Runner:
             acc["extra_median"] = {k: statistics.median([e[k] for e in acc["extra"] if k in e]) for k in keys}
             figs = ", ".join(f"{k} {v:.4g}" for k, v in acc["figures"].items())
             if acc["status"] == "ok":
-                log(f"  {w} {system}: {figs} ({acc['rounds']} rounds, {acc['wall_s']:.1f} s)")
+                log(f"  {w} {system}: {figs} ({plural(acc['rounds'], 'round')}, {acc['wall_s']:.1f} s)")
         return out
 
 
@@ -252,6 +252,7 @@ def evaluate(results, limits):
         row = {"workload": w, "figure": fig, "unit": unit, "op": op, "target": target}
         if res is None:
             row["state"] = "not run"
+            row["reason"] = "not selected (--only)"
             rows.append(row)
             continue
         jx, jax = res["jx"], res["jax"]
@@ -297,6 +298,10 @@ def floor_text(w, limits):
     return "—"
 
 
+def plural(n, word):
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
 def load_text(results, w):
     res = results.get(w)
     return f"{res['load']:.1f}" if res and "load" in res else "—"
@@ -326,8 +331,9 @@ def write_report(path, info, limits, results, rows, runner, started, finished, l
              f"`OMP_NUM_THREADS={runner.threads}` (jx's kernels and oneDNN share one OpenMP pool). JAX: XLA's CPU "
              "client sizes its thread pool to the cores the process may use (all of them); no `XLA_FLAGS` are set, "
              "`JAX_PLATFORMS=cpu`, default float32.")
-    L.append(f"- Method: each workload runs in {runner.args.rounds} rounds of one jx process and one JAX process "
-             f"(alternating which goes first; W5: {runner.args.compile_rounds} rounds of fresh processes). Each process "
+    L.append(f"- Method: each workload runs in {plural(runner.args.rounds, 'round')} of one jx process and one JAX "
+             f"process (alternating which goes first; W5: {plural(runner.args.compile_rounds, 'round')} of fresh processes, "
+             "jx without an on-disk object cache, `JX_CACHE_DIR` unset, as JAX has none by default). Each process "
              "warms up (3 calls), then times its samples, forcing results ready; the figure is the median of all samples "
              "of all rounds. Microsecond workloads time each sample as the mean of a batch of calls (W1: 1000, W6: 100, "
              "W8: 10).")
@@ -420,7 +426,7 @@ def write_report(path, info, limits, results, rows, runner, started, finished, l
         f.write("\n".join(L))
 
 
-def write_chart(path, rows, limits):
+def write_chart(path, rows, limits, title):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -436,7 +442,8 @@ def write_chart(path, rows, limits):
             ax.barh(y, r["ratio"], color=color, height=0.6)
             ax.text(r["ratio"] * 1.08, y, f"{r['ratio']:.3g}", va="center", fontsize=9)
         else:
-            ax.text(1.0, y, r["state"], va="center", ha="center", fontsize=9, color="gray", style="italic")
+            ax.text(1.0, y, r["state"], va="center", ha="center", fontsize=9, color="gray", style="italic",
+                    bbox={"facecolor": "white", "edgecolor": "none", "pad": 1}, zorder=3)
         ax.plot([r["target"], r["target"]], [y - 0.4, y + 0.4], color="black", lw=2)
     ax.set_yticks(ys)
     ax.set_yticklabels(labels, fontsize=9)
@@ -462,6 +469,7 @@ def write_chart(path, rows, limits):
     ax2.set_xticks([0, 1])
     ax2.set_xticklabels(["jx", "JAX"])
     ax2.set_title("W2: fraction of triad bandwidth\n(higher is better; line = target)", fontsize=10)
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -510,7 +518,10 @@ def main(argv):
     with open(os.path.join(args.out, "latest.json"), "w") as f:
         json.dump({"machine": info, "limits": limits, "results": results, "rows": rows, "smoke": args.smoke,
                    "finished": finished}, f, indent=1)
-    write_chart(os.path.join(args.out, "ratios.png"), rows, limits)
+    title = f"jx {info['jx_commit']} vs JAX {info['jax']} on {info['cpu']} ({info['cores']} cores), {finished}"
+    if args.smoke:
+        title += " (SMOKE RUN: meaningless figures)"
+    write_chart(os.path.join(args.out, "ratios.png"), rows, limits, title)
     log(f"wrote {md}, latest.json and ratios.png ({(time.time() - started) / 60:.1f} min)")
     for r in rows:
         if r["state"] == "ok":
