@@ -9,6 +9,7 @@
 // position of its last equation, after everything it reads.
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <numeric>
 #include <set>
@@ -128,10 +129,22 @@ class Planner {
     return it == group_of_var_.end() ? -1 : find(it->second);
   }
 
+  // Broadcasts of literals and iotas cost nothing to recompute: a fused reader computes them
+  // itself instead of reading a materialized buffer.
+  bool clonable(const VarNode* v) const {
+    auto it = def_eqn_.find(v);
+    if (it == def_eqn_.end()) return false;
+    const Eqn& e = jaxpr_.eqns[it->second];
+    if (e.prim.name() == "iota") return true;
+    if (e.prim.name() != "broadcast_in_dim") return false;
+    return std::holds_alternative<Literal>(e.inputs[0]);
+  }
+
   // A value read outside its group must be written by that group, and the group closes.
   void read_outside(const VarNode* v, int reader_group) {
     int g = group_of(v);
     if (g < 0 || g == reader_group) return;
+    if (reader_group >= 0 && clonable(v)) return;
     groups_[g].open = false;
     materialized_.insert(v);
   }
@@ -203,7 +216,7 @@ class Planner {
       // Inputs from other groups (or of another shape) are materialized.
       for (auto& a : e.inputs)
         if (auto* v = var_of(a)) read_outside(v, target);
-      for (auto& o : e.outputs) group_of_var_[o.get()] = target;
+      for (auto& o : e.outputs) group_of_var_[o.get()] = target, def_eqn_[o.get()] = i;
       eqn_group_[i] = target;
     }
     for (auto& g : groups_)
@@ -296,10 +309,23 @@ class Planner {
       k.nodes.push_back(n);
       return static_cast<int>(k.nodes.size()) - 1;
     };
-    auto operand = [&](const Atom& a) {
+    std::function<int(const Atom&)> operand = [&](const Atom& a) -> int {
       if (auto* l = std::get_if<Literal>(&a)) return literal_node(l->value);
       const VarNode* v = var_of(a);
       if (auto it = node_of.find(v); it != node_of.end()) return it->second;
+      if (!slot_of_.count(v) && clonable(v)) {
+        // Recomputed here (see clonable).
+        const Eqn& e = jaxpr_.eqns[def_eqn_.at(v)];
+        KNode n;
+        n.kind = KNode::Kind::op;
+        n.prim = e.prim;
+        n.params = e.params;
+        n.aval = v->aval;
+        for (auto& in : e.inputs) n.operands.push_back(operand(in));
+        k.nodes.push_back(n);
+        node_of[v] = static_cast<int>(k.nodes.size()) - 1;
+        return node_of[v];
+      }
       KNode n;
       n.kind = KNode::Kind::load;
       n.aval = v->aval;
@@ -324,7 +350,7 @@ class Planner {
       const Var& out = jaxpr_.eqns[i].outputs[0];
       if (materialized_.count(out.get())) k.outputs.push_back({node_of.at(out.get()), def_slot(out)});
     }
-    JX_CHECK(!k.outputs.empty(), "jit plan: a fused group without outputs");
+    if (k.outputs.empty()) return;  // everything it computes is recomputed by its readers
     if (k.is_reduction()) {
       // Reduced axes trailing: one accumulator per output element.
       const int64_t nd = static_cast<int64_t>(k.domain.size());
@@ -516,6 +542,7 @@ class Planner {
   std::vector<Group> groups_;
   std::vector<int> eqn_group_;
   std::unordered_map<const VarNode*, int> group_of_var_;
+  std::unordered_map<const VarNode*, size_t> def_eqn_;
   std::unordered_map<const VarNode*, int> slot_of_;
   std::set<const VarNode*> materialized_;
   std::set<const VarNode*> is_output_;
