@@ -50,16 +50,22 @@ constexpr double kExpm1F64[] = {0.16666666666666674,   0.041666666666666685,  0.
 // log(1+f) = f - f^2/2 + f^3 P(f), f in [sqrt(1/2)-1, sqrt(2)-1]. Relative error 2^-26.8.
 constexpr double kLogF32[] = {0.333333164, -0.250007659, 0.200022668, -0.166259319,
                               0.141820401, -0.131173134, 0.128731161, -0.0787859336};
-// log2(1+f) = f Q(f), same interval. Relative error 2^-24.4.
-constexpr double kLog2F32[] = {1.44269502, -0.721347332, 0.480910629, -0.360703975, 0.28791666,
-                               -0.238938376, 0.215704888, -0.207309917, 0.125915825};
+// log2(1+f) = f L + f^2 Q(f), L = log2(e) as float + kLog2eLoF32, same interval. Error of
+// f^2 Q relative to log2(1+f): 2^-26.
+constexpr double kLog2eHiF32 = 1.4426950216293335;
+constexpr double kLog2eLoF32 = 1.9259629911266175e-08;
+constexpr double kLog2F32[] = {-0.721347392, 0.480897993, -0.360694826, 0.288581997, -0.239666119,
+                               0.204350844,  -0.190445065, 0.187502563, -0.113000616};
 // log(1+f) = 2s + s R, s = f/(2+f), R = z P(z), z = s^2 in [0, 0.02944]. Error of R: 2^-62.8.
 constexpr double kLogF64[] = {0.6666666666666666,  0.4000000000000451,  0.2857142856953343,
                               0.22222222590276405, 0.18181779568406814, 0.15386940398040364,
                               0.13253152758243214, 0.1322632308518515};
-// pow's log: 2 atanh(s) = 2s + 2s^3/3 + s^3 z W(z), z = s^2 in [0, 0.02944].
-constexpr double kPowLogF64[] = {0.39999999999961,    0.28571428612331384, 0.2222221222583229,
-                                 0.18182852912481662, 0.1533211962103654,  0.14617394895564242};
+// pow's log: 2 atanh(s) = 2s + 2s^3/3 + s^3 z W(z), z = s^2 in [0, 0.02944]. Relative error of W
+// 2^-53.8.
+constexpr double kPowLogF64[] = {0.4,                 0.2857142857142937,  0.22222222221655236,
+                                 0.1818181833551788,  0.15384594951120162, 0.13334805224565216,
+                                 0.11706224150571651, 0.11723287938480628};
+
 // tanh(x) = x + x^3 P(x^2): x in [0, 0.5625] (f32, relative error 2^-27.4), [0, 0.625] (f64,
 // 2^-55.6).
 constexpr double kTanhF32[] = {-0.333333164, 0.133325577, -0.0538466536, 0.0210401509,
@@ -96,12 +102,43 @@ constexpr double kAsinF64[] = {0.1666666666666669,   0.0749999999998671,   0.044
                                0.013978138903688505, 0.011419468334067229, 0.010671621475220562,
                                0.00409536659132457,  0.02080624183207167,  -0.019779776408934444,
                                0.03189713120205301};
-// erf(x) = x + x R(x^2), x in [0, 0.84375]. Relative error 2^-56.3.
-constexpr double kErfF64[] = {0.1283791670955126,    -0.37612638903183754,   0.11283791670955119,
-                              -0.02686617064512909,  0.005223977625407685,   -0.0008548327020169187,
-                              0.00012055332781106628, -1.4925642119473579e-05, 1.6461882290670092e-06,
-                              -1.6361340622393342e-07, 1.4747817400499273e-08, -1.1779524543576785e-09,
-                              6.78523514772757e-11};
+// erf(x) = x + x R(x^2), x in [0, 0.84375], R(0) = 2/sqrt(pi) - 1 + kErfC0Lo. Relative error
+// 2^-75 before rounding the coefficients.
+constexpr double kErfC0Lo = -1.2420116002463032e-17;
+constexpr double kErfF64[] = {0.1283791670955126,     -0.37612638903183754,   0.11283791670955126,
+                              -0.02686617064513121,   0.00522397762544144,    -0.0008548327023367219,
+                              0.00012055332975722517, -1.4925650059199507e-05, 1.646210406422002e-06,
+                              -1.636559422343365e-07, 1.480290393466797e-08,  -1.2239807007764926e-09,
+                              9.025283031121956e-11,  -4.823407607583133e-12};
+// erfc(a) = e^(-a^2) K(a) / a, K(a) = a e^(a^2) erfc(a), for a in [0.5, 27.3]: degree-16
+// Chebyshev fits in t = a - c on [0.5, 1.25], then t = 1/a - c on a in [1.25, 2.5], [2.5, 7],
+// [7, 27.5]; the constant term carries an extra double (relative error 2^-57.5 .. 2^-61).
+constexpr int kErfcDegree = 16;
+constexpr double kErfcBreaks[3] = {1.25, 2.5, 7.0};
+constexpr double kErfcCenters[4] = {0.875, 0.6, 0.2714285714285714, 0.08961038961038961};
+constexpr double kErfcC0Lo[4] = {4.6119990938691625e-18, -6.296454792431388e-18, -3.4349543578483306e-17, 4.547206144652702e-17};
+constexpr double kErfcCoeffs[4][kErfcDegree + 1] = {
+    {0.40627263530233537, 0.1879569237731824, -0.1513715881893072, 0.09965683066275567,
+     -0.057314528711251006, 0.029768330282193604, -0.014243381818716878, 0.006361931317073385,
+     -0.0026778651925070712, 0.0010697865581941917, -0.00040786838417403637,
+     0.00014907267674319944, -5.241966211301613e-05, 1.776200567473322e-05,
+     -5.833077862730039e-06, 1.96644976081033e-06, -6.066281826217294e-07},
+    {0.49381246228201886, -0.17138075875024028, -0.007002649624064664, 0.08021881214418583,
+     -0.08431841702736728, 0.05075075415562784, -0.004958640205554971, -0.034544466502368504,
+     0.056527921479216335, -0.05678107676363659, 0.03723945788472928, -0.004573992067017394,
+     -0.03169131015081662, 0.06165714339950913, -0.0763767506320826, 0.06437182426928875,
+     -0.02478990898176849},
+    {0.5453633615250431, -0.1263367601919428, -0.15377756991461952, 0.21593313747833043,
+     -0.05452269232236169, -0.22120396762481548, 0.38848525700883163, -0.19616294876749693,
+     -0.44647643984017304, 1.225218099691186, -1.2892410314319722, -0.4665246491576277,
+     4.405231441455742, -8.560019431855768, 6.4875274531631595, 15.534342596335472,
+     -47.87360848629062},
+    {0.5619511080414743, -0.04937468053532017, -0.26268017330441995, 0.1375598499247198,
+     0.3107940415806534, -0.4408587263995267, -0.41355874953467436, 1.556080699030784,
+     -0.12573265626880045, -5.485579630865252, 6.7863774448602685, 15.778067693274222,
+     -54.02435167619687, -3.9409451648771614, 307.4926410223837, -424.14119728728036,
+     -1121.9306633535366},
+};
 
 // Payne-Hanek reduction for |x| >= 2^45 (exponent E): bucket i = (E - 45) / 16 holds
 // V = (2/pi * 2^(L-51) mod 4) * 2^51 with L = 44 + 16 i, split as V0 (an integer < 2^53) + V1
@@ -325,11 +362,12 @@ constexpr double kLn2HiF32 = 0.693145752;  // 0x3f317200
 constexpr double kLn2LoF32 = 1.42860677e-06;
 
 struct ExpParts {
-  Value* p;  // exp(r) in [0.7, 1.42]
-  Value* n;  // integer (ity): exp(x) = p * 2^n
+  Value* p;   // exp(r) in [0.7, 1.42], rounded
+  Value* lo;  // its rounding error: exp(x) = (p + lo) * 2^n to about 2^-70 (f64)
+  Value* n;   // integer (ity)
 };
 
-/// exp(x + xlo) as p * 2^n for x in the clamped range of exp (finite; no NaN).
+/// exp(x + xlo) as (p + lo) * 2^n for x in the clamped range of exp (finite; no NaN).
 ExpParts exp_parts(Em& e, Value* x, Value* xlo = nullptr) {
   // x = n ln2 + r, r = r_hi + r_lo, |r| <= ln2/2. With fma, x - n*ln2(rounded) is exact.
   double ln2_hi = e.f64 ? kLn2 : 0.693147182;
@@ -339,11 +377,17 @@ ExpParts exp_parts(Em& e, Value* x, Value* xlo = nullptr) {
   Value* t = e.mul(nf, e.c(ln2_lo));
   Value* r = e.sub(r1, t);
   Value* rlo = e.sub(e.sub(r1, r), t);
-  if (xlo) rlo = e.add(rlo, xlo);
-  // e^(r + rlo) = 1 + (r + (r^2 P(r) + rlo)).
-  Value* u = e.fma(e.mul(r, r), e.poly(r, e.f64 ? Coeffs(kExpF64) : Coeffs(kExpF32)), rlo);
-  Value* p = e.add(e.c(1.0), e.add(r, u));
-  return {p, e.to_int(nf)};
+  if (xlo) {  // fold a larger xlo into r, so that the remaining rlo is below ulp(r)
+    Value* lo = e.add(rlo, xlo);
+    Value* r2 = e.add(r, lo);
+    rlo = e.add(e.sub(r, r2), lo);
+    r = r2;
+  }
+  // e^(r + rlo) = 1 + (r + (r^2 P(r) + rlo (1 + r))), the sums carried error-free.
+  Value* u = e.fma(e.mul(r, r), e.poly(r, e.f64 ? Coeffs(kExpF64) : Coeffs(kExpF32)), e.fma(rlo, r, rlo));
+  DD v = e.fast_two_sum(r, u);
+  DD p = e.fast_two_sum(e.c(1.0), v.hi);
+  return {p.hi, e.add(p.lo, v.lo), e.to_int(nf)};
 }
 
 // Inputs beyond these give 0 or inf (exp(-746) < 2^-1075, exp(710) > DBL_MAX; f32 likewise).
@@ -363,8 +407,8 @@ Value* emit_exp2(Em& e, Value* x) {
   return e.sel(e.isnan(x), x, e.scale(p, e.to_int(nf)));
 }
 
-/// expm1(x) for x in [expm1_lo, exp_hi] (finite, clamped; no NaN).
-Value* expm1_core(Em& e, Value* x) {
+/// expm1(x) as an unnormalized hi + lo, for x in [expm1_lo, exp_hi] (finite, clamped; no NaN).
+DD expm1_core(Em& e, Value* x) {
   double ln2_hi = e.f64 ? kLn2 : 0.693147182;
   double ln2_lo = e.f64 ? 2.3190468138462996e-17 : -1.90465421e-09;
   Value* nf = e.rint(e.mul(x, e.c(kLog2e)));
@@ -372,25 +416,38 @@ Value* expm1_core(Em& e, Value* x) {
   Value* t = e.mul(nf, e.c(ln2_lo));
   Value* r = e.sub(r1, t);
   Value* rlo = e.sub(e.sub(r1, r), t);
-  // expm1(r + rlo) = r + (r^2/2 + (r^3 P(r) + rlo (1 + r))).
+  // expm1(r + rlo) = r + w, w = r^2/2 + r^3 P(r) + rlo (1 + r); em = r + w as hi + lo.
   Value* r2 = e.mul(r, r);
   Value* v = e.fma(e.mul(r2, r), e.poly(r, e.f64 ? Coeffs(kExpm1F64) : Coeffs(kExpm1F32)),
                    e.fma(rlo, r, rlo));
-  Value* em = e.add(r, e.fma(r2, e.c(0.5), v));
-  // expm1(x) = 2^n em + (2^n - 1); at the top exponent 2^n itself overflows, and the -1 no
-  // longer matters: (em + 1) 2^(n-1) 2.
+  DD em = e.fast_two_sum(r, e.fma(r2, e.c(0.5), v));
+  // expm1(x) = (2^n - 1) + 2^n em, with 2^n em_hi exact and the first sum error-free. At the
+  // top exponent 2^n itself overflows and the -1 no longer matters: (em + 1) 2^(n-1) 2.
   int top = e.f64 ? 1024 : 128;
   Value* n = e.to_int(nf);
   Value* s = e.pow2(e.imin(n, top - 1));
-  Value* small = e.fma(s, em, e.sub(s, e.c(1.0)));
-  Value* big = e.mul(e.mul(e.add(em, e.c(1.0)), e.pow2(e.iadd(n, -1))), e.c(2.0));
-  return e.sel(e.b.CreateICmpEQ(n, e.ci(top)), big, small);
+  DD sum = e.two_sum(e.sub(s, e.c(1.0)), e.mul(s, em.hi));
+  Value* lo = e.fma(s, em.lo, sum.lo);
+  Value* big = e.mul(e.mul(e.add(em.hi, e.c(1.0)), e.pow2(e.iadd(n, -1))), e.c(2.0));
+  Value* at_top = e.b.CreateICmpEQ(n, e.ci(top));
+  return {e.sel(at_top, big, sum.hi), e.sel(at_top, e.c(0.0), lo)};
+}
+
+/// (a_hi + a_lo) / (b_hi + b_lo) to about twice the working precision before the final
+/// rounding: one division and an exact residual.
+Value* dd_div(Em& e, Value* a_hi, Value* a_lo, Value* b_hi, Value* b_lo) {
+  Value* rcp = e.div(e.c(1.0), b_hi);
+  Value* q = e.mul(a_hi, rcp);
+  Value* rho = e.fma(e.neg(q), b_hi, a_hi);  // exact for a faithful q
+  Value* corr = e.sub(e.add(rho, a_lo), e.mul(q, b_lo));
+  return e.fma(corr, rcp, q);
 }
 
 double expm1_lo(const Em& e) { return e.f64 ? -40.0 : -20.0; }  // expm1 rounds to -1 below
 
 Value* emit_expm1(Em& e, Value* x) {
-  Value* y = expm1_core(e, e.clamp(x, expm1_lo(e), exp_hi(e)));
+  DD em = expm1_core(e, e.clamp(x, expm1_lo(e), exp_hi(e)));
+  Value* y = e.add(em.hi, em.lo);
   y = e.sel(e.eq(x, 0.0), x, y);  // keeps -0
   return e.sel(e.isnan(x), x, y);
 }
@@ -404,8 +461,9 @@ Value* emit_tanh(Em& e, Value* x) {
   Value* z = e.mul(a, a);
   Value* small = e.fma(e.mul(a, z), e.poly(z, e.f64 ? Coeffs(kTanhF64) : Coeffs(kTanhF32)), a);
   Value* ac = e.sel(e.lt(a, cap), a, cap);
-  Value* em = expm1_core(e, e.add(ac, ac));
-  Value* big = e.div(em, e.add(em, e.c(2.0)));
+  DD em = expm1_core(e, e.add(ac, ac));
+  DD den = e.fast_two_sum(e.c(2.0), em.hi);
+  Value* big = dd_div(e, em.hi, em.lo, den.hi, e.add(den.lo, em.lo));
   Value* y = e.copysign(e.sel(e.lt(a, small_max), small, big), x);
   return e.sel(e.isnan(x), x, y);
 }
@@ -415,8 +473,10 @@ Value* emit_logistic(Em& e, Value* x) {
   Value* ma = e.neg(e.fabs(x));
   ExpParts ep = exp_parts(e, e.sel(e.ult(ma, e.c(exp_lo(e))), e.c(exp_lo(e)), ma));
   Value* ex = e.scale(ep.p, ep.n);
-  Value* num = e.sel(e.lt(x, 0.0), ex, e.c(1.0));
-  Value* y = e.div(num, e.add(e.c(1.0), ex));
+  Value* ex_lo = e.scale(ep.lo, ep.n);
+  DD den = e.fast_two_sum(e.c(1.0), ex);
+  Value* neg = e.lt(x, 0.0);
+  Value* y = dd_div(e, e.sel(neg, ex, e.c(1.0)), e.sel(neg, ex_lo, e.c(0.0)), den.hi, e.add(den.lo, ex_lo));
   return e.sel(e.isnan(x), x, y);
 }
 
@@ -440,17 +500,19 @@ LogParts log_parts(Em& e, Value* x) {
   return {e.to_fp(k), e.sub(m, e.c(1.0))};
 }
 
-/// log(x) for x > 0 finite; `c` (optional) is a small correction added to log(x) (log1p's).
-Value* log_core(Em& e, Value* x, Value* c = nullptr) {
+/// log(x) + kadd ln2 for x > 0 finite; `c` (optional) is a small correction added to log(x)
+/// (log1p's), `kadd` (optional) a small integer as a float.
+Value* log_core(Em& e, Value* x, Value* c = nullptr, Value* kadd = nullptr) {
   LogParts lp = log_parts(e, x);
   Value* f = lp.f;
-  Value* k = lp.k;
+  Value* k = kadd ? e.add(lp.k, kadd) : lp.k;
   if (!e.f64) {
-    // log = k ln2 + (f + f^2 (f P(f) - 1/2)) + c
-    Value* y = e.fma(e.mul(f, f), e.fma(f, e.poly(f, kLogF32), e.c(-0.5)), f);
+    // log = (k ln2_hi + f) + (f^2 (f P(f) - 1/2) + k ln2_lo + c), the first sum error-free.
     Value* lo = e.mul(k, e.c(kLn2LoF32));
     if (c) lo = e.add(lo, c);
-    return e.fma(k, e.c(kLn2HiF32), e.add(lo, y));
+    Value* tail = e.fma(e.mul(f, f), e.fma(f, e.poly(f, kLogF32), e.c(-0.5)), lo);
+    DD head = e.two_sum(e.mul(k, e.c(kLn2HiF32)), f);
+    return e.add(head.hi, e.add(head.lo, tail));
   }
   // log(1+f) = f - hfsq + s (hfsq + R), s = f / (2 + f), R = z P(z), z = s^2.
   Value* s = e.div(f, e.add(e.c(2.0), f));
@@ -483,7 +545,11 @@ Value* emit_log2(Em& e, Value* x) {
   Value* k = lp.k;
   Value* y;
   if (!e.f64) {
-    y = e.fma(f, e.poly(f, kLog2F32), k);
+    // k + f L_hi + (f L_lo + f^2 Q(f)) with the leading sums error-free: one final rounding.
+    Value* tail = e.fma(e.mul(f, f), e.poly(f, kLog2F32), e.mul(f, e.c(kLog2eLoF32)));
+    DD fl = e.two_prod(f, e.c(kLog2eHiF32));
+    DD head = e.two_sum(k, fl.hi);
+    y = e.add(head.hi, e.add(head.lo, e.add(fl.lo, tail)));
   } else {
     // As log, with the sum split into hi (32 significant bits) + lo for the 1/ln2 scaling.
     Value* s = e.div(f, e.add(e.c(2.0), f));
@@ -504,12 +570,13 @@ Value* emit_log2(Em& e, Value* x) {
   return log_specials(e, x, y);
 }
 
-/// log1p(x) for x > -1 finite.
-Value* log1p_core(Em& e, Value* x) {
+/// log1p(x + xlo) for x > -1 finite, |xlo| <= ulp(x) (optional).
+Value* log1p_core(Em& e, Value* x, Value* xlo = nullptr) {
   // u = 1 + x rounded; log1p(x) = log(u) + c/u with c the rounding error of u.
   Value* one = e.c(1.0);
   Value* u = e.add(one, x);
   Value* c = e.sel(e.gt(u, 2.0), e.sub(one, e.sub(u, x)), e.sub(x, e.sub(u, one)));
+  if (xlo) c = e.add(c, xlo);
   return log_core(e, u, e.div(c, u));
 }
 
@@ -622,25 +689,26 @@ Reduced rem_pio2(Em& e, Value* a, int max_exponent) {
   return {e.to_int(e.sel(use_b, qb, qa)), e.sel(use_b, rb.hi, ra.hi), e.sel(use_b, rb.lo, ra.lo)};
 }
 
-/// sin(hi + lo), cos(hi + lo) for |hi| <= ~pi/4; `narrow`: only float accuracy is needed.
-Value* sin_poly(Em& e, Value* hi, Value* lo, bool narrow) {
+/// sin(hi + lo), cos(hi + lo) for |hi| <= ~pi/4 as hi + lo; `narrow`: only float accuracy is
+/// needed (lo is then 0).
+DD sin_poly(Em& e, Value* hi, Value* lo, bool narrow) {
   Value* z = e.mul(hi, hi);
   Value* v = e.mul(z, hi);
-  if (narrow) return e.fma(v, e.poly(z, kSinF32), hi);
+  if (narrow) return {e.fma(v, e.poly(z, kSinF32), hi), e.c(0.0)};
   // hi + (v S(z) + lo (1 - z/2))
   Value* tail = e.fma(v, e.poly(z, kSinF64), e.mul(lo, e.fma(z, e.c(-0.5), e.c(1.0))));
-  return e.add(hi, tail);
+  return e.fast_two_sum(hi, tail);
 }
 
-Value* cos_poly(Em& e, Value* hi, Value* lo, bool narrow) {
+DD cos_poly(Em& e, Value* hi, Value* lo, bool narrow) {
   Value* z = e.mul(hi, hi);
   Value* hz = e.mul(z, e.c(0.5));
   Value* w = e.sub(e.c(1.0), hz);
   Value* z2 = e.mul(z, z);
-  if (narrow) return e.fma(z2, e.poly(z, kCosF32), w);
+  if (narrow) return {e.fma(z2, e.poly(z, kCosF32), w), e.c(0.0)};
   // w + (((1 - w) - hz) + (z^2 C(z) - hi lo))
   Value* tail = e.add(e.sub(e.sub(e.c(1.0), w), hz), e.fma(z2, e.poly(z, kCosF64), e.neg(e.mul(hi, lo))));
-  return e.add(w, tail);
+  return e.fast_two_sum(w, tail);
 }
 
 enum class Trig { sin, cos, tan };
@@ -651,23 +719,377 @@ Value* trig_f64(Em& e, Value* x, Trig which) {
   Value* a = e.fabs(x);
   Value* finite = e.lt(a, HUGE_VAL);
   Reduced rd = rem_pio2(e, e.sel(finite, a, e.c(0.0)), narrow ? 127 : 1023);
-  Value* s = sin_poly(e, rd.hi, rd.lo, narrow);
-  Value* c = cos_poly(e, rd.hi, rd.lo, narrow);
+  DD s = sin_poly(e, rd.hi, rd.lo, narrow);
+  DD c = cos_poly(e, rd.hi, rd.lo, narrow);
   Value* odd = e.b.CreateICmpNE(e.b.CreateAnd(rd.q, e.ci(1)), e.ci(0));
   Value* y;
   if (which == Trig::tan) {
     // tan = s/c, or -c/s in the odd quadrants; odd in x.
-    y = e.div(e.sel(odd, e.neg(c), s), e.sel(odd, s, c));
+    if (narrow) {
+      y = e.div(e.sel(odd, e.neg(c.hi), s.hi), e.sel(odd, s.hi, c.hi));
+    } else {
+      y = dd_div(e, e.sel(odd, e.neg(c.hi), s.hi), e.sel(odd, e.neg(c.lo), s.lo), e.sel(odd, s.hi, c.hi),
+                 e.sel(odd, s.lo, c.lo));
+    }
     y = e.xorsign(y, x);
   } else {
     Value* q = which == Trig::cos ? e.iadd(rd.q, 1) : rd.q;
-    bool sine_first = which == Trig::sin;
-    y = sine_first ? e.sel(odd, c, s) : e.sel(odd, s, c);
+    y = which == Trig::sin ? e.sel(odd, c.hi, s.hi) : e.sel(odd, s.hi, c.hi);
     Value* flip = e.b.CreateICmpNE(e.b.CreateAnd(q, e.ci(2)), e.ci(0));
     y = e.sel(flip, e.neg(y), y);
     if (which == Trig::sin) y = e.xorsign(y, x);  // sin is odd, cos even
   }
   return e.sel(finite, y, e.sub(x, x));  // inf - inf and NaN give NaN
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// Inverse trigonometric functions (double).
+
+constexpr double kPio2Hi = 1.57079632679489655800e+00;
+constexpr double kPio2Lo = 6.12323399573676603587e-17;
+constexpr double kPio4Hi = 7.85398163397448278999e-01;
+constexpr double kPio4Lo = 3.06161699786838301793e-17;
+constexpr double kPiHi = 3.14159265358979311600e+00;
+constexpr double kPiLo = 1.22464679914735320717e-16;
+
+/// atan2(y, x) with C99's special values; atan(x) is atan2(x, 1).
+Value* atan2_f64(Em& e, Value* y, Value* x) {
+  Value* ay = e.fabs(y);
+  Value* ax = e.fabs(x);
+  // Only the ratio matters: scale huge pairs down so that ay + ax stays finite, tiny pairs up
+  // so that the products below are exact.
+  Value* huge = e.either(e.gt(ay, 0x1p1000), e.gt(ax, 0x1p1000));
+  Value* tiny = e.both(e.lt(ay, 0x1p-900), e.lt(ax, 0x1p-900));
+  Value* sc = e.sel(huge, 0x1p-8, e.sel(tiny, 0x1p600, e.c(1.0)));
+  ay = e.mul(ay, sc);
+  ax = e.mul(ax, sc);
+  // t in [-tan(pi/8), tan(pi/8)] and atan2 = base + atan(t):
+  //   ay <= ax tan(pi/8):   t = ay/ax, base 0
+  //   ay >= ax tan(3pi/8):  t = -ax/ay, base pi/2
+  //   otherwise:            t = (ay - ax)/(ay + ax), base pi/4 (ay - ax carried exactly)
+  Value* c1 = e.le(ay, e.mul(ax, e.c(0.41421356237309503)));
+  Value* c3 = e.ge(ay, e.mul(ax, e.c(2.4142135623730949)));
+  DD d = e.two_sum(ay, e.neg(ax));
+  DD s = e.two_sum(ay, ax);
+  Value* mid = e.either(c1, c3);
+  Value* num = e.sel(c1, ay, e.sel(c3, e.neg(ax), d.hi));
+  Value* num_lo = e.sel(mid, e.c(0.0), d.lo);
+  Value* den = e.sel(c1, ax, e.sel(c3, ay, s.hi));
+  Value* den_lo = e.sel(mid, e.c(0.0), s.lo);
+  // t = t_hi + t_lo from an exact division residual.
+  Value* t = e.div(num, den);
+  Value* rho = e.fma(e.neg(t), den, num);
+  Value* t_lo = e.div(e.sub(e.add(rho, num_lo), e.mul(t, den_lo)), den);
+  t_lo = e.sel(e.lt(den, HUGE_VAL), t_lo, e.c(0.0));  // x or y infinite: t = 0, no residual
+  Value* z = e.mul(t, t);
+  Value* at_tail = e.fma(e.mul(t, z), e.poly(z, kAtanF64), t_lo);  // atan(t) = t + at_tail
+  Value* base_hi = e.sel(c1, e.c(0.0), e.sel(c3, e.c(kPio2Hi), e.c(kPio4Hi)));
+  Value* base_lo = e.sel(c1, e.c(0.0), e.sel(c3, e.c(kPio2Lo), e.c(kPio4Lo)));
+  DD head = e.two_sum(base_hi, t);
+  Value* r = e.add(head.hi, e.add(head.lo, e.add(at_tail, base_lo)));
+  // 0/0 and inf/inf.
+  r = e.sel(e.both(e.eq(ay, 0.0), e.eq(ax, 0.0)), e.c(0.0), r);
+  r = e.sel(e.both(e.eq(ay, HUGE_VAL), e.eq(ax, HUGE_VAL)), e.c(kPio4Hi), r);
+  // Left half plane (sign bit of x, so -0 too): pi - r.
+  r = e.sel(e.signbit(x), e.add(e.sub(e.c(kPiHi), r), e.c(kPiLo)), r);
+  r = e.copysign(r, y);
+  return e.sel(e.either(e.isnan(x), e.isnan(y)), e.add(x, y), r);
+}
+
+Value* emit_atan2(Em& e, Value* y, Value* x) { return atan2_f64(e, y, x); }
+Value* emit_atan(Em& e, Value* x) { return atan2_f64(e, x, e.c(1.0)); }
+
+struct AsinParts {
+  Value* small;  // asin(a) = a + small_tail for a <= 1/2
+  Value* small_tail;
+  Value* s;      // asin(sqrt(z)) = s + (s_lo + w), z = (1 - a)/2, for a > 1/2
+  Value* tail;   // s_lo + w
+};
+
+AsinParts asin_parts(Em& e, Value* a) {
+  Value* z1 = e.mul(a, a);
+  Value* small_tail = e.mul(e.mul(a, z1), e.poly(z1, kAsinF64));
+  Value* small = e.add(a, small_tail);
+  Value* z = e.mul(e.sub(e.c(1.0), a), e.c(0.5));  // exact for a in [1/2, 1]
+  Value* s = e.sqrt(z);
+  // sqrt(z) = s + s_lo with s_lo from the exact residual z - s^2.
+  Value* s_lo = e.div(e.fma(e.neg(s), s, z), e.add(s, s));
+  s_lo = e.sel(e.gt(z, 0.0), s_lo, e.c(0.0));
+  Value* w = e.mul(e.mul(s, z), e.poly(z, kAsinF64));
+  return {small, small_tail, s, e.add(s_lo, w)};
+}
+
+Value* emit_asin(Em& e, Value* x) {
+  Value* a = e.fabs(x);
+  AsinParts p = asin_parts(e, a);
+  // asin(a) = pi/2 - 2 asin(sqrt((1 - a)/2))
+  DD head = e.two_sum(e.c(kPio2Hi), e.neg(e.add(p.s, p.s)));
+  Value* big = e.add(head.hi, e.add(head.lo, e.sub(e.c(kPio2Lo), e.add(p.tail, p.tail))));
+  Value* y = e.copysign(e.sel(e.le(a, 0.5), p.small, big), x);
+  return e.sel(e.isnan(x), x, y);  // |x| > 1 gives NaN through the square root
+}
+
+Value* emit_acos(Em& e, Value* x) {
+  Value* a = e.fabs(x);
+  AsinParts p = asin_parts(e, a);
+  Value* two_s = e.add(p.s, p.s);
+  Value* two_tail = e.add(p.tail, p.tail);
+  // |x| <= 1/2: pi/2 - asin(x); x > 1/2: 2 asin(sqrt((1-x)/2)); x < -1/2: pi - that.
+  DD mid_head = e.fast_two_sum(e.c(kPio2Hi), e.neg(x));
+  Value* mid = e.add(mid_head.hi, e.add(mid_head.lo, e.sub(e.c(kPio2Lo), e.copysign(p.small_tail, x))));
+  Value* pos = e.add(two_s, two_tail);
+  DD head = e.fast_two_sum(e.c(kPiHi), e.neg(two_s));
+  Value* neg = e.add(head.hi, e.add(head.lo, e.sub(e.c(kPiLo), two_tail)));
+  Value* y = e.sel(e.le(a, 0.5), mid, e.sel(e.signbit(x), neg, pos));
+  return e.sel(e.isnan(x), x, y);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hyperbolic functions (double).
+
+/// e^a / 2 as hi + lo for a = |x| (NaN and values past the overflow threshold are capped).
+DD half_exp(Em& e, Value* a) {
+  Value* ac = e.sel(e.lt(a, 711.0), a, e.c(711.0));
+  ExpParts ep = exp_parts(e, ac);
+  Value* n = e.iadd(ep.n, -1);
+  return {e.scale(ep.p, n), e.scale(ep.lo, n)};
+}
+
+Value* emit_sinh(Em& e, Value* x) {
+  Value* a = e.fabs(x);
+  Value* z = e.mul(a, a);
+  Value* small = e.fma(e.mul(a, z), e.poly(z, kSinhF64), a);
+  DD h = half_exp(e, a);
+  DD head = e.fast_two_sum(h.hi, e.neg(e.div(e.c(0.25), h.hi)));
+  Value* big = e.sel(e.lt(h.hi, HUGE_VAL), e.add(head.hi, e.add(head.lo, h.lo)), h.hi);
+  Value* y = e.copysign(e.sel(e.lt(a, 1.0), small, big), x);
+  return e.sel(e.isnan(x), x, y);
+}
+
+Value* emit_cosh(Em& e, Value* x) {
+  DD h = half_exp(e, e.fabs(x));
+  DD head = e.fast_two_sum(h.hi, e.div(e.c(0.25), h.hi));
+  Value* y = e.sel(e.lt(h.hi, HUGE_VAL), e.add(head.hi, e.add(head.lo, h.lo)), h.hi);
+  return e.sel(e.isnan(x), x, y);
+}
+
+Value* emit_asinh(Em& e, Value* x) {
+  Value* a = e.fabs(x);
+  Value* one = e.c(1.0);
+  // a > 2^28: log(a) + ln2; a > 2: log(2a + 1/(sqrt(a^2+1) + a));
+  // otherwise log1p(a + a^2/(1 + sqrt(1 + a^2))).
+  Value* a2 = e.mul(a, a);
+  Value* root = e.sqrt(e.add(a2, one));
+  Value* huge = e.gt(a, 0x1p28);
+  Value* v = e.sel(huge, a, e.add(e.add(a, a), e.div(one, e.add(root, a))));
+  Value* big = log_core(e, log_domain(e, v), nullptr, e.sel(huge, one, e.c(0.0)));
+  DD u = e.fast_two_sum(a, e.div(a2, e.add(one, root)));
+  Value* in = e.le(a, 2.0);
+  Value* small = log1p_core(e, e.sel(in, u.hi, e.c(0.0)), e.sel(in, u.lo, e.c(0.0)));
+  Value* y = e.sel(e.gt(a, 2.0), big, small);
+  y = e.sel(e.eq(a, HUGE_VAL), a, y);
+  y = e.copysign(y, x);
+  return e.sel(e.isnan(x), x, y);
+}
+
+Value* emit_acosh(Em& e, Value* x) {
+  Value* one = e.c(1.0);
+  // x > 2^28: log(x) + ln2; x > 2: log(2x - 1/(x + sqrt(x^2 - 1)));
+  // 1 <= x <= 2: log1p(t + sqrt(2t + t^2)), t = x - 1.
+  Value* huge = e.gt(x, 0x1p28);
+  Value* v = e.sel(huge, x, e.sub(e.add(x, x), e.div(one, e.add(x, e.sqrt(e.fma(x, x, e.c(-1.0)))))));
+  Value* big = log_core(e, log_domain(e, v), nullptr, e.sel(huge, one, e.c(0.0)));
+  // w = 2t + t^2 = w_hi + w_lo, sqrt(w) = r + r_lo, u = t + r + r_lo.
+  Value* t = e.sub(x, one);
+  DD t2 = e.two_prod(t, t);
+  DD w = e.fast_two_sum(e.add(t, t), t2.hi);
+  w.lo = e.add(w.lo, t2.lo);
+  Value* r = e.sqrt(w.hi);
+  Value* r_lo = e.div(e.add(e.fma(e.neg(r), r, w.hi), w.lo), e.add(r, r));
+  DD u = e.fast_two_sum(r, t);
+  Value* in = e.both(e.gt(x, 1.0), e.le(x, 2.0));
+  Value* small = log1p_core(e, e.sel(in, u.hi, e.c(0.0)), e.sel(in, e.add(u.lo, r_lo), e.c(0.0)));
+  Value* y = e.sel(e.gt(x, 2.0), big, small);
+  y = e.sel(e.eq(x, HUGE_VAL), x, y);
+  y = e.sel(e.lt(x, 1.0), e.c(NAN), y);
+  return e.sel(e.isnan(x), x, y);
+}
+
+Value* emit_atanh(Em& e, Value* x) {
+  Value* a = e.fabs(x);
+  Value* one = e.c(1.0);
+  // a < 1/2: log1p(2a + 2a^2/(1 - a)) / 2; otherwise log1p(2a/(1 - a)) / 2.
+  Value* om = e.sub(one, a);  // exact for a >= 1/2
+  Value* two_a = e.add(a, a);
+  DD u_small = e.fast_two_sum(two_a, e.div(e.mul(two_a, a), om));
+  Value* q = e.div(two_a, om);
+  Value* q_lo = e.div(e.fma(e.neg(q), om, two_a), om);
+  Value* lt_half = e.lt(a, 0.5);
+  Value* u = e.sel(lt_half, u_small.hi, q);
+  Value* u_lo = e.sel(lt_half, u_small.lo, q_lo);
+  Value* ok = e.lt(a, 1.0);
+  Value* y = e.mul(log1p_core(e, e.sel(ok, u, e.c(0.0)), e.sel(ok, u_lo, e.c(0.0))), e.c(0.5));
+  y = e.sel(e.eq(a, 1.0), e.c(HUGE_VAL), y);
+  y = e.sel(e.gt(a, 1.0), e.c(NAN), y);
+  y = e.copysign(y, x);
+  return e.sel(e.isnan(x), x, y);
+}
+
+// ---------------------------------------------------------------------------------------------
+// erf, erfc (double).
+
+/// erfc(a) for a in [0.5, 27.3]: e^(-a^2) K(a) / a with K(a) = a e^(a^2) erfc(a) piecewise
+/// polynomial in a - c (first piece) or 1/a - c.
+Value* erfc_tail(Em& e, Value* a) {
+  Value* in_a = e.lt(a, kErfcBreaks[0]);
+  Value* in_b = e.lt(a, kErfcBreaks[1]);
+  Value* in_c = e.lt(a, kErfcBreaks[2]);
+  auto pick = [&](const double* v, size_t stride) {
+    return e.sel(in_a, e.c(v[0]), e.sel(in_b, e.c(v[stride]), e.sel(in_c, e.c(v[2 * stride]), e.c(v[3 * stride]))));
+  };
+  constexpr size_t kStride = kErfcDegree + 1;
+  Value* t = e.sub(e.sel(in_a, a, e.div(e.c(1.0), a)), pick(kErfcCenters, 1));
+  Value* q = pick(&kErfcCoeffs[0][kErfcDegree], kStride);
+  for (int k = kErfcDegree - 1; k >= 1; --k) q = e.fma(q, t, pick(&kErfcCoeffs[0][k], kStride));
+  Value* k_val = e.add(pick(&kErfcCoeffs[0][0], kStride), e.fma(t, q, pick(kErfcC0Lo, 1)));
+  // e^(-a^2) = (p + lo) 2^n with a^2 carried exactly; one rounding for (p + lo) K / a.
+  DD sq = e.two_prod(a, a);
+  ExpParts ep = exp_parts(e, e.neg(sq.hi), e.neg(sq.lo));
+  DD num = e.two_prod(ep.p, k_val);
+  num.lo = e.fma(ep.lo, k_val, num.lo);
+  return e.scale(dd_div(e, num.hi, num.lo, a, e.c(0.0)), ep.n);
+}
+
+/// erf(a) - a = a R(a^2) for a < 0.84375.
+Value* erf_small_tail(Em& e, Value* a) {
+  Value* z = e.mul(a, a);
+  Value* tail = e.fma(z, e.poly(z, Coeffs(kErfF64).drop_front()), e.c(kErfC0Lo));
+  return e.fma(a, e.c(kErfF64[0]), e.mul(a, tail));
+}
+
+Value* emit_erf(Em& e, Value* x) {
+  Value* a = e.fabs(x);
+  Value* small = e.add(a, erf_small_tail(e, a));
+  Value* ac = e.sel(e.lt(a, 0.84375), e.c(0.84375), e.sel(e.lt(a, 6.0), a, e.c(6.0)));
+  Value* big = e.sub(e.c(1.0), erfc_tail(e, ac));
+  Value* y = e.copysign(e.sel(e.lt(a, 0.84375), small, big), x);
+  return e.sel(e.isnan(x), x, y);
+}
+
+Value* emit_erfc(Em& e, Value* x) {
+  Value* a = e.fabs(x);
+  Value* one = e.c(1.0);
+  // a < 1/2: 1 - erf(x) from erf's series, as 1 - (a + r) for a < 1/4 and 1/2 - ((a - 1/2) + r)
+  // (1/2 - hi exact) above; beyond: e^(-a^2) K(a) / a, and 2 - that for negative x.
+  Value* r = erf_small_tail(e, a);  // erf(a) = a + r
+  DD h = e.two_sum(e.sub(a, e.c(0.5)), r);
+  Value* small_pos = e.sel(e.lt(a, 0.25), e.sub(one, e.add(a, r)), e.sub(e.sub(e.c(0.5), h.hi), h.lo));
+  Value* small_neg = e.add(one, e.add(a, r));
+  Value* ac = e.sel(e.lt(a, 0.5), e.c(0.5), e.sel(e.lt(a, 27.3), a, e.c(27.3)));
+  Value* tail = erfc_tail(e, ac);
+  Value* neg = e.lt(x, 0.0);
+  Value* big = e.sel(neg, e.sub(e.c(2.0), tail), tail);
+  Value* y = e.sel(e.lt(a, 0.5), e.sel(neg, small_neg, small_pos), big);
+  y = e.sel(e.gt(x, 27.3), e.c(0.0), y);
+  return e.sel(e.isnan(x), x, y);
+}
+
+// ---------------------------------------------------------------------------------------------
+// pow, cbrt (double).
+
+/// log(x) as hi + lo to about 2^-68 relative, for x > 0 finite.
+DD log_dd(Em& e, Value* x) {
+  LogParts lp = log_parts(e, x);
+  Value* f = lp.f;
+  Value* two = e.c(2.0);
+  // s = f / (2 + f) as s_hi + s_lo; 2 + f = d_hi + d_lo exactly.
+  DD d = e.fast_two_sum(two, f);
+  Value* s_hi = e.div(f, d.hi);
+  Value* resid = e.fma(e.neg(s_hi), d.hi, f);  // exact
+  Value* s_lo = e.div(e.sub(resid, e.mul(s_hi, d.lo)), d.hi);
+  // log(1+f) = 2s + (2/3) s^3 + s^3 z W(z): the first two terms in double-double.
+  DD z = e.two_prod(s_hi, s_hi);
+  z.lo = e.fma(e.add(s_hi, s_hi), s_lo, z.lo);
+  DD cube = e.two_prod(s_hi, z.hi);
+  cube.lo = e.add(cube.lo, e.fma(s_hi, z.lo, e.mul(s_lo, z.hi)));
+  constexpr double kTwoThirdsHi = 0.66666666666666663;
+  constexpr double kTwoThirdsLo = 3.7007434154171883e-17;
+  DD t = e.two_prod(cube.hi, e.c(kTwoThirdsHi));
+  t.lo = e.add(t.lo, e.fma(cube.hi, e.c(kTwoThirdsLo), e.mul(cube.lo, e.c(kTwoThirdsHi))));
+  Value* u = e.mul(e.mul(cube.hi, z.hi), e.poly(z.hi, kPowLogF64));
+  DD sum = e.fast_two_sum(e.add(s_hi, s_hi), t.hi);
+  Value* lo = e.add(sum.lo, e.add(e.add(e.add(s_lo, s_lo), t.lo), u));
+  // + k ln2, k ln2_hi exact.
+  DD kl = e.two_sum(e.mul(lp.k, e.c(kLn2HiF64)), sum.hi);
+  lo = e.add(kl.lo, e.fma(lp.k, e.c(kLn2LoF64), lo));
+  return e.fast_two_sum(kl.hi, lo);
+}
+
+Value* emit_pow(Em& e, Value* x, Value* y) {
+  Value* one = e.c(1.0);
+  Value* zero = e.c(0.0);
+  Value* inf = e.c(HUGE_VAL);
+  Value* ax = e.fabs(x);
+  // |x|^y = exp(y log|x|), with log|x| and the product in double-double.
+  Value* ax1 = e.sel(e.both(e.gt(ax, 0.0), e.lt(ax, HUGE_VAL)), ax, one);
+  Value* y1 = e.sel(e.isfinite(y), y, zero);
+  DD l = log_dd(e, ax1);
+  DD z = e.two_prod(y1, l.hi);
+  z.lo = e.fma(y1, l.lo, z.lo);
+  Value* out = e.either(e.gt(z.hi, 710.0), e.lt(z.hi, -746.0));  // also +-inf products
+  Value* zh = e.clamp(z.hi, -746.0, 710.0);
+  Value* zl = e.sel(out, zero, z.lo);
+  ExpParts ep = exp_parts(e, zh, zl);
+  Value* mag = e.scale(e.add(ep.p, ep.lo), ep.n);
+
+  Value* y_int = e.eq(e.rint(y), y);
+  Value* half = e.mul(y, e.c(0.5));
+  Value* y_odd = e.both(e.both(y_int, e.lt(e.fabs(y), 0x1p53)), e.b.CreateFCmpONE(e.rint(half), half));
+  Value* x_neg = e.signbit(x);
+  Value* y_neg = e.lt(y, 0.0);
+  // Negative finite x: odd y flips the sign, non-integer y is NaN.
+  Value* res = e.sel(e.lt(x, 0.0), e.sel(y_odd, e.neg(mag), e.sel(y_int, mag, e.c(NAN))), mag);
+  // x = +-0: y < 0 gives inf (signed for odd y), y > 0 gives 0 (signed for odd y).
+  Value* zero_res = e.sel(y_neg, e.sel(y_odd, e.copysign(inf, x), inf), e.sel(y_odd, x, zero));
+  res = e.sel(e.eq(x, 0.0), zero_res, res);
+  // x = +-inf: y < 0 gives 0, y > 0 inf, negative for -inf and odd y.
+  Value* neg_odd = e.both(x_neg, y_odd);
+  Value* inf_res = e.sel(y_neg, e.sel(neg_odd, e.c(-0.0), zero), e.sel(neg_odd, e.c(-HUGE_VAL), inf));
+  res = e.sel(e.isinf(x), inf_res, res);
+  // y = +-inf: 1 for |x| = 1, else inf when (|x| > 1) == (y > 0), 0 otherwise.
+  Value* grows = e.b.CreateICmpEQ(e.gt(ax, 1.0), e.gt(y, 0.0));
+  Value* yinf_res = e.sel(e.eq(ax, 1.0), one, e.sel(grows, inf, zero));
+  res = e.sel(e.isinf(y), yinf_res, res);
+  res = e.sel(e.either(e.isnan(x), e.isnan(y)), e.add(x, y), res);
+  return e.sel(e.either(e.eq(y, 0.0), e.eq(x, 1.0)), one, res);
+}
+
+Value* emit_cbrt(Em& e, Value* x) {
+  Value* a = e.fabs(x);
+  // Subnormals: scale by 2^54 (cube root 2^18); huge values by 2^-54 so that t^3 stays finite.
+  Value* sub = e.lt(a, DBL_MIN);
+  Value* huge = e.gt(a, 0x1p1000);
+  Value* as = e.mul(a, e.sel(sub, e.c(0x1p54), e.sel(huge, e.c(0x1p-54), e.c(1.0))));
+  // A 5-bit first guess from the exponent bits (the high word divided by 3).
+  llvm::Type* i32 = e.like(e.b.getInt32Ty());
+  Value* hi = e.b.CreateTrunc(e.lshr(e.bits(as), 32), i32);
+  Value* third = e.b.CreateZExt(e.b.CreateUDiv(hi, llvm::ConstantInt::get(i32, 3)), e.ity);
+  Value* t = e.from_bits(e.shl(e.iadd(third, 715094163), 32));  // (1023 - 1023/3 - 0.033) 2^20
+  // Two Halley steps (5 -> 15 -> 45 bits), then one Newton step with an exact residual.
+  for (int i = 0; i < 2; ++i) {
+    Value* t3 = e.mul(e.mul(t, t), t);
+    t = e.mul(t, e.div(e.add(t3, e.add(as, as)), e.add(e.add(t3, t3), as)));
+  }
+  DD t2 = e.two_prod(t, t);
+  DD t3 = e.two_prod(t2.hi, t);
+  t3.lo = e.fma(t2.lo, t, t3.lo);
+  Value* resid = e.sub(e.sub(as, t3.hi), t3.lo);
+  t = e.add(t, e.div(resid, e.mul(e.c(3.0), t2.hi)));
+  t = e.mul(t, e.sel(sub, e.c(0x1p-18), e.sel(huge, e.c(0x1p18), e.c(1.0))));
+  Value* y = e.copysign(t, x);
+  Value* special = e.either(e.eq(a, 0.0), e.b.CreateFCmpUGE(a, e.c(HUGE_VAL)));  // 0, inf, NaN
+  return e.sel(special, x, y);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -702,6 +1124,19 @@ const MathFn kFunctions[] = {
     {"sin", 1, F32Mode::widen, emit_sin, nullptr},
     {"cos", 1, F32Mode::widen, emit_cos, nullptr},
     {"tan", 1, F32Mode::widen, emit_tan, nullptr},
+    {"atan", 1, F32Mode::widen, emit_atan, nullptr},
+    {"atan2", 2, F32Mode::widen, nullptr, emit_atan2},
+    {"asin", 1, F32Mode::widen, emit_asin, nullptr},
+    {"acos", 1, F32Mode::widen, emit_acos, nullptr},
+    {"sinh", 1, F32Mode::widen, emit_sinh, nullptr},
+    {"cosh", 1, F32Mode::widen, emit_cosh, nullptr},
+    {"asinh", 1, F32Mode::widen, emit_asinh, nullptr},
+    {"acosh", 1, F32Mode::widen, emit_acosh, nullptr},
+    {"atanh", 1, F32Mode::widen, emit_atanh, nullptr},
+    {"erf", 1, F32Mode::widen, emit_erf, nullptr},
+    {"erfc", 1, F32Mode::widen, emit_erfc, nullptr},
+    {"pow", 2, F32Mode::widen, nullptr, emit_pow},
+    {"cbrt", 1, F32Mode::widen, emit_cbrt, nullptr},
 };
 
 const MathFn* find_fn(std::string_view name) {

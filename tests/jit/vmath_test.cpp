@@ -286,7 +286,10 @@ struct Bound {
 const Bound kUnary[] = {
     {"exp", 1.0, 1.0},     {"exp2", 1.0, 1.0},    {"expm1", 2.0, 1.5},  {"log", 1.0, 1.0},
     {"log2", 2.0, 1.0},    {"log1p", 1.5, 1.5},   {"tanh", 2.0, 2.0},   {"logistic", 2.5, 2.5},
-    {"sin", 1.0, 1.0},     {"cos", 1.0, 1.0},     {"tan", 1.0, 2.5},
+    {"sin", 1.0, 1.0},     {"cos", 1.0, 1.0},     {"tan", 1.0, 2.5},    {"atan", 1.0, 2.0},
+    {"asin", 1.0, 2.0},    {"acos", 1.0, 2.0},    {"sinh", 1.0, 2.0},   {"cosh", 1.0, 2.0},
+    {"asinh", 1.0, 2.5},   {"acosh", 1.0, 2.5},   {"atanh", 1.0, 2.5},  {"erf", 1.0, 2.0},
+    {"erfc", 1.0, 2.0},    {"cbrt", 1.0, 1.0},
 };
 
 template <class T>
@@ -299,7 +302,73 @@ void check_unary(const Bound& bound, int width) {
   CHECK_MESSAGE(w.ulp <= (f32 ? bound.f32 : bound.f64), describe(bound.name, w, 1));
 }
 
+/// Pairs for atan2 (y, x) or pow (x, y): all pairs of special values, full-range random pairs
+/// and function-specific dense sets.
+template <class T>
+void binary_inputs(const std::string& name, size_t count, std::vector<T>& a, std::vector<T>& b) {
+  std::mt19937_64 rng(std::hash<std::string>{}(name) ^ sizeof(T));
+  std::vector<T> specials = special_values<T>();
+  for (T u : specials)
+    for (T v : specials) {
+      a.push_back(u);
+      b.push_back(v);
+    }
+  std::vector<T> r1, r2;
+  add_full_range(r1, rng, count);
+  add_full_range(r2, rng, count);
+  size_t n = std::min(r1.size(), r2.size());
+  a.insert(a.end(), r1.begin(), r1.begin() + n);
+  b.insert(b.end(), r2.begin(), r2.begin() + n);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  if (name == "atan2") {
+    for (size_t i = 0; i < count; ++i) {
+      a.push_back(static_cast<T>(20 * unit(rng) - 10));
+      b.push_back(static_cast<T>(20 * unit(rng) - 10));
+    }
+  } else {  // pow
+    double range = sizeof(T) == 8 ? 700 : 85;
+    for (size_t i = 0; i < count; ++i) {
+      // |x| log-uniform in [2^-20, 2^20], y with |y log|x|| up to the exp range (results near
+      // the overflow and underflow thresholds included).
+      T x = static_cast<T>(std::exp2(40 * unit(rng) - 20));
+      double ly = std::log(static_cast<double>(x));
+      T y = static_cast<T>((2 * unit(rng) - 1) * range / (std::fabs(ly) + 1e-3));
+      if (i % 4 == 0) {  // negative x with an integer y
+        x = -x;
+        y = std::round(y);
+      }
+      if (i % 4 == 1) x = static_cast<T>(0.5 + unit(rng));  // near 1
+      a.push_back(x);
+      b.push_back(y);
+    }
+  }
+}
+
+template <class T>
+void check_binary(const Bound& bound, int width) {
+  bool f32 = sizeof(T) == 4;
+  std::vector<T> a, b;
+  binary_inputs<T>(bound.name, width ? 20000 : 200000, a, b);
+  Worst<T> w = binary_worst<T>(bound.name, a, b, width);
+  std::string text = describe(bound.name, w, 2) + (width ? " [explicit vectors]" : "");
+  MESSAGE(text);
+  CHECK_MESSAGE(w.ulp <= (f32 ? bound.f32 : bound.f64), describe(bound.name, w, 2));
+}
+
+const Bound kBinary[] = {{"atan2", 1.0, 2.0}, {"pow", 1.0, 2.0}};
+
 // ------------------------------------------------------------------------------------------
+
+TEST_CASE("vmath: binary functions are within their ulp bounds, C99 special cases included") {
+  for (const Bound& bound : kBinary) {
+    SUBCASE(bound.name) {
+      check_binary<float>(bound, 0);
+      check_binary<double>(bound, 0);
+      check_binary<float>(bound, 8);
+      check_binary<double>(bound, 4);
+    }
+  }
+}
 
 TEST_CASE("vmath: unary functions are within their ulp bounds over dense and full-range sweeps") {
   for (const Bound& bound : kUnary) {
