@@ -209,6 +209,18 @@ constexpr double kRemPio2Table[kRemPio2Buckets * 4] = {
     0x1.27bac7ebe5f17p+52, 0x1.67a0e73ef14a5p-1, 0x1.2ea6bfb5fb11cp-56, 0x1.c6ae842b01982p-107,
 };
 
+// The same for widened floats (exponent E in [47, 127]): bucket i = (E - 47) / 16 holds
+// V = (2/pi * 2^(L-23) mod 4) * 2^23, L = 47 + 16 i, in 29-bit pieces (multiples of 2^-4,
+// 2^-33, 2^-62, then the rest), so that the products with a 24-bit significand are exact.
+constexpr double kRemPio2F32Table[6 * 4] = {
+    0x1.b727220000000p+24, 0x1.529fc27000000p-5, 0x1.5f47d4c000000p-35, 0x1.377036d8a5665p-63,
+    0x1.220a94f000000p+24, 0x1.c2757d1000000p-5, 0x1.ea69bb8000000p-34, 0x1.b6c52b3278872p-66,
+    0x1.29fc274000000p+23, 0x1.7d1f534000000p-5, 0x1.bb81b6c000000p-34, 0x1.4acc9e21c8210p-64,
+    0x1.3abe8f0000000p+20, 0x1.534ddc0000000p-5, 0x1.b6c52b3000000p-34, 0x1.3c439041fe516p-65,
+    0x1.e8fa9a6000000p+24, 0x1.dc0db62000000p-5, 0x1.2b32788000000p-34, 0x1.c820ff28b1d5fp-64,
+    0x1.34ddc0c000000p+23, 0x1.b629599000000p-5, 0x1.e21c820000000p-36, 0x1.fe5163abdebbcp-65,
+};
+
 // ---------------------------------------------------------------------------------------------
 // Emission helpers for one float type: float or double, scalar or fixed vector.
 
@@ -689,6 +701,36 @@ Reduced rem_pio2(Em& e, Value* a, int max_exponent) {
   return {e.to_int(e.sel(use_b, qb, qa)), e.sel(use_b, rb.hi, ra.hi), e.sel(use_b, rb.lo, ra.lo)};
 }
 
+/// rem_pio2 for a widened float a = |x| (finite): float accuracy, fewer operations.
+Reduced rem_pio2_narrow(Em& e, Value* a) {
+  // |a| < 2^47: a - q P1 is exact and q P2 covers the rest of pi/2 to 2^-60 absolute.
+  Value* qf = e.rint(e.mul(a, e.c(kTwoOverPi)));
+  Value* ra = e.fma(e.neg(qf), e.c(kPio2_2), e.fma(e.neg(qf), e.c(kPio2_1), a));
+  // |a| >= 2^47: a' = a 2^-L in [1, 2^16); a' V = a 2/pi (mod 4) from four exact products.
+  Value* ex = e.iadd(e.lshr(e.bits(a), 52), -1023);
+  Value* idx = e.imin(e.imax(e.ashr(e.iadd(ex, -47), 4), 0), 5);
+  Value* xs = e.mul(a, e.pow2(e.isub(e.ci(-47), e.shl(idx, 4))));
+  Value* p[4];
+  for (int k = 0; k < 4; ++k) {
+    Value* v = e.c(kRemPio2F32Table[k]);
+    for (int i = 1; i < 6; ++i) v = e.sel(e.ieq(idx, i), e.c(kRemPio2F32Table[4 * i + k]), v);
+    p[k] = e.mul(xs, v);
+  }
+  // Integer parts off p0 and p1 (exactly), then error-free sums of the fractions.
+  Value* i0 = e.rint(p[0]);
+  Value* i1 = e.rint(p[1]);
+  DD s = e.two_sum(e.sub(p[0], i0), e.sub(p[1], i1));
+  Value* is = e.rint(s.hi);
+  DD t = e.two_sum(e.sub(s.hi, is), p[2]);
+  Value* frac = e.add(t.hi, e.add(e.add(s.lo, t.lo), p[3]));
+  Value* quadrant = e.add(e.add(i0, i1), is);  // < 2^42, exact
+  Value* qb = e.sub(quadrant, e.mul(e.c(4.0), e.floor(e.mul(quadrant, e.c(0.25)))));
+  Value* rb = e.mul(frac, e.c(kPio2_1));
+  Value* qa = e.sub(qf, e.mul(e.c(4.0), e.floor(e.mul(qf, e.c(0.25)))));
+  Value* use_b = e.ge(a, 0x1p47);
+  return {e.to_int(e.sel(use_b, qb, qa)), e.sel(use_b, rb, ra), e.c(0.0)};
+}
+
 /// sin(hi + lo), cos(hi + lo) for |hi| <= ~pi/4 as hi + lo; `narrow`: only float accuracy is
 /// needed (lo is then 0).
 DD sin_poly(Em& e, Value* hi, Value* lo, bool narrow) {
@@ -718,7 +760,8 @@ Value* trig_f64(Em& e, Value* x, Trig which) {
   bool narrow = e.narrow;
   Value* a = e.fabs(x);
   Value* finite = e.lt(a, HUGE_VAL);
-  Reduced rd = rem_pio2(e, e.sel(finite, a, e.c(0.0)), narrow ? 127 : 1023);
+  Value* ac = e.sel(finite, a, e.c(0.0));
+  Reduced rd = narrow ? rem_pio2_narrow(e, ac) : rem_pio2(e, ac, 1023);
   DD s = sin_poly(e, rd.hi, rd.lo, narrow);
   DD c = cos_poly(e, rd.hi, rd.lo, narrow);
   Value* odd = e.b.CreateICmpNE(e.b.CreateAnd(rd.q, e.ci(1)), e.ci(0));
