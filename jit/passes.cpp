@@ -396,6 +396,15 @@ class Simplifier {
     if (p == abs_p && producer(in[0], abs_p)) return in[0];
     // integer_pow(x, 1) -> x
     if (p == integer_pow_p && e.params.get_int("y") == 1) return in[0];
+    // and(x, all ones), or(x, 0), xor(x, 0) -> x (bool: true / false; integers: bitwise)
+    if (p == and_p || p == or_p || p == xor_p) {
+      const double unit = p != and_p ? 0.0 : dt == DType::bool_ ? 1.0 : is_signed_integer(dt) ? -1.0 : 4294967295.0;
+      if (splat_is(in[1], unit)) return in[0];
+      if (splat_is(in[0], unit)) return in[1];
+    }
+    // shifts by 0 -> x
+    if ((p == shift_left_p || p == shift_right_logical_p || p == shift_right_arithmetic_p) && splat_is(in[1], 0.0))
+      return in[0];
     // max(x, x), min(x, x), and(x, x), or(x, x) -> x
     if ((p == max_p || p == min_p || p == and_p || p == or_p) && atoms_equal(in[0], in[1])) return in[0];
     if (p == stop_gradient_p) return in[0];
@@ -455,10 +464,9 @@ class Simplifier {
       bool all_same = true;
       for (size_t i = 2; i < in.size(); ++i) all_same &= atoms_equal(in[i], in[1]);
       if (all_same) return in[1];
-      // select_n(literal, cases...) -> the case it picks (int32 indices are clamped)
-      if (auto* lit = std::get_if<Literal>(&in[0])) {
-        double v = first_element(lit->value);
-        auto k = static_cast<int64_t>(std::clamp(v, 0.0, static_cast<double>(in.size() - 2)));
+      // select_n(known predicate, cases...) -> the case it picks (int32 indices are clamped)
+      if (auto v = splat(in[0])) {
+        auto k = static_cast<int64_t>(std::clamp(*v, 0.0, static_cast<double>(in.size() - 2)));
         return in[1 + k];
       }
     }
@@ -485,6 +493,10 @@ class Simplifier {
           return make(e, mul_p, {in[0], Literal{detail::scalar_array(*r, d.dtype, d.weak_type)}}, {});
         }
       }
+    }
+    // select_n(not p, a, b) -> select_n(p, b, a) (bool predicates)
+    if (p == select_n_p && in.size() == 3 && atom_aval(in[0]).dtype == DType::bool_) {
+      if (const Eqn* q = producer(in[0], not_p)) return make(e, select_n_p, {q->inputs[0], in[2], in[1]}, e.params);
     }
     // abs(neg x) -> abs x
     if (p == abs_p) {

@@ -29,6 +29,8 @@ ClosedJaxpr inline_calls(const ClosedJaxpr& jaxpr, int64_t* num_inlined = nullpt
 /// Algebraic identities that are exact in IEEE arithmetic and keep every aval:
 ///   x * 1, 1 * x, x / 1, x - 0, x + (-0.0) (floats; x + 0 for integers)  -> x
 ///   x / 2^k -> x * 2^-k (floats, when 2^-k is exact)     neg(neg x), not(not x) -> x
+///   and(x, true / all ones), or(x, false / 0), xor(x, 0), shifts by 0 -> x
+///   select_n(not p, a, b) -> select_n(p, b, a)      integers: x * -1, 0 - x -> neg x
 ///   abs(abs x), abs(neg x) -> abs x        integer_pow(x, 1) -> x        max(x, x), min(x, x) -> x
 ///   convert_element_type to x's own dtype and weak type -> x, and a lossless round trip
 ///   (f32 -> f64 -> f32, i32 -> i64 -> i32, ...) -> x
@@ -38,7 +40,7 @@ ClosedJaxpr inline_calls(const ClosedJaxpr& jaxpr, int64_t* num_inlined = nullpt
 ///   broadcast -> one broadcast;  slice of the full range -> x, slice of slice -> one slice;
 ///   rev of rev (same dims) -> x;  pad with zero padding, concatenate of one operand, a
 ///   reduction over no axes, stop_gradient -> x;  select_n whose cases are all the same value,
-///   or whose predicate is a literal -> that case.
+///   or whose predicate is a known value -> that case.
 /// A "value" above is a literal, a constant with all elements equal (up to 4096 elements), or a
 /// broadcast or weak-type-only conversion of one.
 /// Rewrites that would change an output's aval (a weak type, a 0-d operand broadcast) are
