@@ -7,10 +7,9 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
-#include <numeric>
 #include <sstream>
+#include <string_view>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "core/prims/elementwise.h"
 #include "core/prims/reduce.h"
@@ -568,8 +567,7 @@ class Simplifier {
   std::unordered_map<const VarNode*, std::optional<double>> const_splats_;
 };
 
-// ---- cse ------------------------------------------------------------------------------------------
-
+// Constants up to this size are compared by value in cse (larger ones by identity only).
 constexpr int64_t kMaxCompareElements = int64_t{1} << 16;
 
 }  // namespace
