@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "jit/passes.h"
+#include "backends/cpu/register.h"
 #include "backends/cpu/thread_pool.h"
 #include "backends/llvm/codegen.h"
 #include "core/log.h"
@@ -56,6 +57,11 @@ void rt_library_call(void* ctx, int64_t index, void** bufs) {
     for (size_t i = 0; i < call.in_slots.size(); ++i)
       in.push_back(call.in_slots[i] >= 0 ? slot_array(c, call.in_slots[i], bufs) : call.literals[i]);
     for (int s : call.out_slots) out.push_back(slot_array(c, s, bufs));
+    if (call.fused_epilogue()) {
+      Array bias = call.bias_slot >= 0 ? slot_array(c, call.bias_slot, bufs) : Array();
+      cpu::dot_general_fused(in[0], in[1], bias, call.activation, out[0], call.params);
+      return;
+    }
     const PrimitiveDef& def = call.prim.def();
     if (def.impl) {
       // Call primitives (control flow, nested calls): evaluate, then copy into the planned slots.

@@ -155,10 +155,91 @@ class Planner {
     return g.axes == axes;
   }
 
+  // ---- dot_general epilogues -----------------------------------------------------------------------
+  struct Epilogue {
+    const VarNode* bias = nullptr;  // [N]
+    std::string activation;
+    Var out;                        // the value the fused call produces
+  };
+
+  // A float32 2-D dot_general whose only reader adds a broadcast bias row, optionally followed by
+  // an activation that is that value's only reader, becomes one library call.
+  void find_epilogues() {
+    std::unordered_map<const VarNode*, std::vector<size_t>> readers;
+    for (size_t i = 0; i < jaxpr_.eqns.size(); ++i)
+      for (auto& a : jaxpr_.eqns[i].inputs)
+        if (auto* v = var_of(a)) readers[v].push_back(i);
+    auto only_reader = [&](const VarNode* v) -> long {
+      if (is_output_.count(v)) return -1;
+      auto it = readers.find(v);
+      if (it == readers.end() || it->second.size() != 1) return -1;
+      return static_cast<long>(it->second[0]);
+    };
+    auto is_zero_literal = [&](const Atom& a) {
+      if (auto* l = std::get_if<Literal>(&a)) return l->value.size() == 1 && l->value.astype(DType::float64).item<double>() == 0.0;
+      auto* v = var_of(a);
+      auto it = v ? def_eqn_all_.find(v) : def_eqn_all_.end();
+      if (it == def_eqn_all_.end()) return false;
+      const Eqn& b = jaxpr_.eqns[it->second];
+      return b.prim.name() == "broadcast_in_dim" && std::holds_alternative<Literal>(b.inputs[0]) &&
+             std::get<Literal>(b.inputs[0]).value.astype(DType::float64).item<double>() == 0.0;
+    };
+    for (size_t i = 0; i < jaxpr_.eqns.size(); ++i) {
+      const Eqn& d = jaxpr_.eqns[i];
+      if (d.prim.name() != "dot_general" || d.outputs[0]->aval.dtype != DType::float32 ||
+          d.outputs[0]->aval.ndim() != 2 || !d.params.get_ints("lhs_batch").empty() ||
+          atom_aval(d.inputs[0]).dtype != DType::float32 || atom_aval(d.inputs[1]).dtype != DType::float32)
+        continue;
+      const VarNode* dv = d.outputs[0].get();
+      long ai = only_reader(dv);
+      if (ai < 0) continue;
+      const Eqn& add = jaxpr_.eqns[ai];
+      if (add.prim.name() != "add") continue;
+      const Atom& other = var_of(add.inputs[0]) == dv ? add.inputs[1] : add.inputs[0];
+      auto* bv = var_of(other);
+      auto bit = bv ? def_eqn_all_.find(bv) : def_eqn_all_.end();
+      if (bit == def_eqn_all_.end()) continue;
+      const Eqn& bc = jaxpr_.eqns[bit->second];
+      auto* bias = bc.prim.name() == "broadcast_in_dim" ? var_of(bc.inputs[0]) : nullptr;
+      if (!bias || bias->aval.dtype != DType::float32 || bias->aval.shape != Shape{dv->aval.shape[1]} ||
+          bc.params.get_ints("broadcast_dimensions") != std::vector<int64_t>{1})
+        continue;
+      Epilogue ep;
+      ep.bias = bias;
+      ep.out = add.outputs[0];
+      std::vector<size_t> absorbed{static_cast<size_t>(ai)};
+      long ui = only_reader(ep.out.get());
+      if (ui >= 0) {
+        const Eqn& u = jaxpr_.eqns[ui];
+        const std::string& n = u.prim.name();
+        if (n == "tanh" || n == "logistic") ep.activation = n;
+        else if (n == "max" && ((var_of(u.inputs[0]) == ep.out.get() && is_zero_literal(u.inputs[1])) ||
+                                (var_of(u.inputs[1]) == ep.out.get() && is_zero_literal(u.inputs[0]))))
+          ep.activation = "relu";
+        if (!ep.activation.empty()) {
+          ep.out = u.outputs[0];
+          absorbed.push_back(static_cast<size_t>(ui));
+        }
+      }
+      epilogue_[i] = ep;
+      for (size_t a : absorbed) absorbed_.insert(a);
+    }
+  }
+
   void group_equations() {
+    for (size_t i = 0; i < jaxpr_.eqns.size(); ++i)
+      for (auto& o : jaxpr_.eqns[i].outputs) def_eqn_all_[o.get()] = i;
+    find_epilogues();
     eqn_group_.assign(jaxpr_.eqns.size(), -1);
     for (size_t i = 0; i < jaxpr_.eqns.size(); ++i) {
       const Eqn& e = jaxpr_.eqns[i];
+      if (absorbed_.count(i)) continue;
+      if (epilogue_.count(i)) {
+        for (auto& a : e.inputs)
+          if (auto* v = var_of(a)) read_outside(v, -1);
+        read_outside(epilogue_[i].bias, -1);
+        continue;
+      }
       bool fuse = fusible(e.prim);
       for (auto& o : e.outputs) fuse = fuse && o->aval.size() > 0;
       for (auto& a : e.inputs) fuse = fuse && atom_aval(a).size() > 0;
@@ -255,15 +336,16 @@ class Planner {
     for (auto& g : groups_)
       if (g.merged_into < 0 && !g.eqns.empty()) kernel_at[g.eqns.back()] = g.id;
     for (size_t i = 0; i < jaxpr_.eqns.size(); ++i) {
+      if (absorbed_.count(i)) continue;
       if (eqn_group_[i] < 0) {
-        add_library_call(jaxpr_.eqns[i]);
+        add_library_call(jaxpr_.eqns[i], epilogue_.count(i) ? &epilogue_[i] : nullptr);
       } else if (auto it = kernel_at.find(i); it != kernel_at.end()) {
         add_group(groups_[it->second]);
       }
     }
   }
 
-  void add_library_call(const Eqn& e) {
+  void add_library_call(const Eqn& e, const Epilogue* ep) {
     LibraryCall c;
     c.prim = e.prim;
     c.params = e.params;
@@ -277,7 +359,13 @@ class Planner {
         c.literals.push_back(std::get<Literal>(a).value);
       }
     }
-    for (auto& o : e.outputs) c.out_slots.push_back(def_slot(o));
+    if (ep) {
+      c.bias_slot = use_slot(ep->bias);
+      c.activation = ep->activation;
+      c.out_slots.push_back(def_slot(ep->out));
+    } else {
+      for (auto& o : e.outputs) c.out_slots.push_back(def_slot(o));
+    }
     prog_.calls.push_back(std::move(c));
     prog_.steps.push_back({Step::Kind::library, static_cast<int>(prog_.calls.size()) - 1});
   }
@@ -379,6 +467,7 @@ class Planner {
     if (st.kind == Step::Kind::library) {
       for (int s : prog_.calls[st.index].in_slots)
         if (s >= 0) r.push_back(root(s));
+      if (prog_.calls[st.index].bias_slot >= 0) r.push_back(root(prog_.calls[st.index].bias_slot));
     } else {
       for (auto& n : prog_.kernels[st.index].nodes)
         if (n.kind == KNode::Kind::load) r.push_back(root(n.slot));
@@ -514,9 +603,12 @@ class Planner {
     for (auto& st : prog_.steps) {
       if (st.kind == Step::Kind::library) {
         const LibraryCall& c = prog_.calls[st.index];
-        os << "  call " << c.prim.name() << "(";
+        os << "  call " << c.prim.name();
+        if (c.fused_epilogue()) os << "+" << (c.bias_slot >= 0 ? "bias" : "") << (c.activation.empty() ? "" : "+" + c.activation);
+        os << "(";
         for (size_t i = 0; i < c.in_slots.size(); ++i)
           os << (i ? ", " : "") << (c.in_slots[i] >= 0 ? slot_str(c.in_slots[i]) : c.literals[i].aval().str() + " literal");
+        if (c.bias_slot >= 0) os << ", " << slot_str(c.bias_slot);
         os << ") -> ";
         for (size_t i = 0; i < c.out_slots.size(); ++i) os << (i ? ", " : "") << slot_str(c.out_slots[i]);
         os << "\n";
@@ -543,6 +635,9 @@ class Planner {
   std::vector<int> eqn_group_;
   std::unordered_map<const VarNode*, int> group_of_var_;
   std::unordered_map<const VarNode*, size_t> def_eqn_;
+  std::unordered_map<const VarNode*, size_t> def_eqn_all_;
+  std::map<size_t, Epilogue> epilogue_;
+  std::set<size_t> absorbed_;
   std::unordered_map<const VarNode*, int> slot_of_;
   std::set<const VarNode*> materialized_;
   std::set<const VarNode*> is_output_;

@@ -70,6 +70,10 @@ struct LibraryCall {
   std::vector<Array> literals;      // parallel to in_slots
   std::vector<int> out_slots;
   Loc loc;
+  /// dot_general with a fused epilogue: out = activation(dot + bias[N]) (oneDNN post-ops).
+  int bias_slot = -1;
+  std::string activation;
+  bool fused_epilogue() const { return bias_slot >= 0 || !activation.empty(); }
 };
 
 struct Step {

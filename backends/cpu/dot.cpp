@@ -4,6 +4,7 @@
 // This file also owns the one oneDNN engine shared by the conv and pooling kernels.
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -150,12 +151,14 @@ void gemm_own(const MatView& a, const T* bp, O* c, int64_t B, int64_t M, int64_t
 
 struct MatmulKey {
   int64_t B, M, N, K, asb, asr, asc, bsb, bsr, bsc;
+  int bias = 0;        // fused epilogue: a bias row [N]
+  int activation = 0;  // 0 none, 1 relu, 2 tanh, 3 logistic
   bool operator==(const MatmulKey&) const = default;
 };
 struct MatmulKeyHash {
   size_t operator()(const MatmulKey& k) const {
     size_t h = 1469598103934665603ull;
-    for (int64_t v : {k.B, k.M, k.N, k.K, k.asb, k.asr, k.asc, k.bsb, k.bsr, k.bsc})
+    for (int64_t v : {k.B, k.M, k.N, k.K, k.asb, k.asr, k.asc, k.bsb, k.bsr, k.bsc, int64_t{k.bias}, int64_t{k.activation}})
       h = (h ^ static_cast<size_t>(v)) * 1099511628211ull;
     return h;
   }
@@ -172,8 +175,18 @@ dnnl::matmul onednn_matmul(const MatmulKey& key) {
   dnnl::memory::desc a_md({key.B, key.M, key.K}, dt::f32, {key.asb, key.asr, key.asc});
   dnnl::memory::desc b_md({key.B, key.K, key.N}, dt::f32, {key.bsb, key.bsr, key.bsc});
   dnnl::memory::desc c_md({key.B, key.M, key.N}, dt::f32, {key.M * key.N, key.N, 1});
-  dnnl::matmul::desc desc(a_md, b_md, c_md);
-  dnnl::matmul::primitive_desc pd(desc, onednn_engine());
+  dnnl::memory::desc bias_md({1, 1, key.N}, dt::f32, {key.N, key.N, 1});
+  dnnl::matmul::desc desc = key.bias ? dnnl::matmul::desc(a_md, b_md, bias_md, c_md) : dnnl::matmul::desc(a_md, b_md, c_md);
+  dnnl::primitive_attr attr;
+  if (key.activation) {
+    dnnl::post_ops ops;
+    const dnnl::algorithm alg = key.activation == 1   ? dnnl::algorithm::eltwise_relu
+                                : key.activation == 2 ? dnnl::algorithm::eltwise_tanh
+                                                      : dnnl::algorithm::eltwise_logistic;
+    ops.append_eltwise(1.f, alg, 0.f, 0.f);
+    attr.set_post_ops(ops);
+  }
+  dnnl::matmul::primitive_desc pd(desc, attr, onednn_engine());
   dnnl::matmul prim(pd);
   if (cache.size() > 256) cache.clear();
   cache.emplace(key, prim);
@@ -181,8 +194,8 @@ dnnl::matmul onednn_matmul(const MatmulKey& key) {
 }
 
 void matmul_f32_onednn(const MatView& a, const MatView& b, float* c, int64_t B, int64_t M, int64_t N,
-                       int64_t K) {
-  MatmulKey key{B, M, N, K, a.sb, a.sr, a.sc, b.sb, b.sr, b.sc};
+                       int64_t K, const float* bias = nullptr, int activation = 0) {
+  MatmulKey key{B, M, N, K, a.sb, a.sr, a.sc, b.sb, b.sr, b.sc, bias != nullptr, activation};
   try {
     dnnl::matmul prim = onednn_matmul(key);
     using dt = dnnl::memory::data_type;
@@ -191,7 +204,9 @@ void matmul_f32_onednn(const MatView& a, const MatView& b, float* c, int64_t B, 
     dnnl::memory bm({{B, K, N}, dt::f32, {b.sb, b.sr, b.sc}}, engine, const_cast<void*>(b.data));
     dnnl::memory cm({{B, M, N}, dt::f32, {M * N, N, 1}}, engine, c);
     auto& stream = onednn_stream();
-    prim.execute(stream, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}});
+    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}};
+    if (bias) args[DNNL_ARG_BIAS] = dnnl::memory({{1, 1, N}, dt::f32, {N, N, 1}}, engine, const_cast<float*>(bias));
+    prim.execute(stream, args);
     stream.wait();
   } catch (const dnnl::error& e) {
     throw_error<BackendError>("[dot_general] oneDNN matmul failed for f32[", B, ",", M, ",", K, "] x f32[", B,
@@ -255,5 +270,49 @@ void dot_general_kernel(std::span<const Array> in, std::span<Array> out, const P
 }  // namespace
 
 void register_dot_kernels() { register_kernel(dot_general_p, DeviceKind::cpu, dot_general_kernel); }
+
+void dot_general_fused(const Array& x, const Array& y, const Array& bias, const std::string& activation, Array& out,
+                       const Params& p) {
+  const int act = activation.empty() ? 0 : activation == "relu" ? 1 : activation == "tanh" ? 2 : activation == "logistic" ? 3 : -1;
+  JX_CHECK(act >= 0, "dot_general_fused: unknown activation ", activation);
+  const auto& lc = p.get_ints("lhs_contracting");
+  const auto& rc = p.get_ints("rhs_contracting");
+  const auto& lb = p.get_ints("lhs_batch");
+  const auto& rb = p.get_ints("rhs_batch");
+  // The oneDNN path: float32, no batch dims, 2-D operands.
+  if (x.dtype() == DType::float32 && out.dtype() == DType::float32 && lb.empty() && rb.empty() && x.ndim() == 2 &&
+      y.ndim() == 2 && lc.size() == 1 && rc.size() == 1 && (!bias.defined() || bias.dtype() == DType::float32)) {
+    const int64_t M = x.shape()[1 - lc[0]], K = x.shape()[lc[0]], N = y.shape()[1 - rc[0]];
+    if (M * N == 0) return;
+    if (K > 0) {
+      std::vector<int64_t> lfree{1 - lc[0]}, rfree{1 - rc[0]};
+      MatView a = make_view(x, lb, lfree, lc, 1, M, K, false);
+      MatView b = make_view(y, rb, rc, rfree, 1, K, N, false);
+      matmul_f32_onednn(a, b, out.mutable_data<float>(), 1, M, N, K, bias.defined() ? bias.data<float>() : nullptr, act);
+      return;
+    }
+  }
+  // Generic: the plain kernel, then the epilogue.
+  std::vector<Array> in{x, y};
+  std::vector<Array> o{out};
+  dot_general_kernel(in, o, p);
+  const int64_t n = out.size(), cols = out.ndim() ? out.shape().back() : 1;
+  dispatch(out.dtype(), NumericTypes{}, [&](auto t) {
+    using T = decltype(t);
+    T* z = out.mutable_data<T>();
+    const T* b = bias.defined() ? bias.data<T>() : nullptr;
+    for (int64_t i = 0; i < n; ++i) {
+      T v = b ? T(z[i] + b[i % cols]) : z[i];
+      if constexpr (std::is_floating_point_v<T>) {
+        if (act == 1) v = v <= T(0) ? T(0) : v;
+        else if (act == 2) v = std::tanh(v);
+        else if (act == 3) v = T(1) / (T(1) + std::exp(-v));
+      } else {
+        if (act == 1) v = v <= T(0) ? T(0) : v;
+      }
+      z[i] = v;
+    }
+  });
+}
 
 }  // namespace jx::cpu

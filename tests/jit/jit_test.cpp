@@ -237,3 +237,32 @@ TEST_CASE("jit: cache child") {
   CHECK(hit == (std::string(expect) == "1"));
   CHECK(testing::mismatch(jit(f)(x), f(x)) == "");
 }
+
+TEST_CASE("jit: dot_general with a bias and an activation becomes one oneDNN call with post-ops") {
+  Array x = uniform({32, 20}, -1, 1, float32, 18);
+  Array w = uniform({20, 16}, -1, 1, float32, 19);
+  Array b = uniform({16}, -1, 1, float32, 20);
+  auto layer_tanh = [](const Array& x, const Array& w, const Array& b) { return tanh(matmul(x, w) + b); };
+  auto layer_relu = [](const Array& x, const Array& w, const Array& b) { return maximum(matmul(x, w) + b, 0.0); };
+  auto layer_bias = [](const Array& x, const Array& w, const Array& b) { return sum(matmul(x, w) + b, {1}); };
+  std::string t = jit(layer_tanh).lower(x, w, b).as_text();
+  CHECK(t.find("call dot_general+bias+tanh") != std::string::npos);
+  CHECK(jit(layer_relu).lower(x, w, b).as_text().find("call dot_general+bias+relu") != std::string::npos);
+  CHECK(jit(layer_bias).lower(x, w, b).as_text().find("call dot_general+bias(") != std::string::npos);
+  CHECK(testing::mismatch(jit(layer_tanh)(x, w, b), layer_tanh(x, w, b)) == "");
+  CHECK(testing::mismatch(jit(layer_relu)(x, w, b), layer_relu(x, w, b)) == "");
+  CHECK(testing::mismatch(jit(layer_bias)(x, w, b), layer_bias(x, w, b)) == "");
+  // Transposed operands and float64 (no oneDNN) give the same values.
+  auto tr = [](const Array& x, const Array& w, const Array& b) { return tanh(matmul(transpose(transpose(x)), w) + b); };
+  Array x64 = x.astype(float64), w64 = w.astype(float64), b64 = b.astype(float64);
+  CHECK(testing::mismatch(jit(tr)(x64, w64, b64), tr(x64, w64, b64)) == "");
+  // The pre-activation is not fused away when something else reads it.
+  auto both = [](const Array& x, const Array& w, const Array& b) {
+    Array z = matmul(x, w) + b;
+    return std::pair{tanh(z), z};
+  };
+  auto [y1, z1] = jit(both)(x, w, b);
+  auto [y2, z2] = both(x, w, b);
+  CHECK(testing::mismatch(y1, y2) == "");
+  CHECK(testing::mismatch(z1, z2) == "");
+}
