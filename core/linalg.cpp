@@ -72,7 +72,7 @@ Array mT(const Array& x) {
   std::swap(perm[perm.size() - 1], perm[perm.size() - 2]);
   return transpose(x, perm);
 }
-Array diag_part(const Array& x) { return sum(x * eye(cols(x), std::nullopt, 0, x.dtype()), {-1}); }
+Array diag_part(const Array& x) { return sum(x * detail::eye_constant(cols(x), cols(x), x.dtype()), {-1}); }
 Array block(const Array& x, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
   const size_t nd = static_cast<size_t>(x.ndim());
   std::vector<int64_t> start(nd, 0), stop(x.shape().begin(), x.shape().end());
@@ -171,7 +171,7 @@ Array solve(const Array& a_in, const Array& b_in, const Loc& loc) {
 Array inv(const Array& a, const Loc& loc) {
   return at_loc(loc, [&] {
     check_matrix("inv", a, true);
-    return lu_solve(a, broadcast_to(eye(rows(a), std::nullopt, 0, a.dtype()), a.shape()));
+    return lu_solve(a, broadcast_to(detail::eye_constant(rows(a), rows(a), a.dtype()), a.shape()));
   });
 }
 
@@ -251,8 +251,8 @@ std::tuple<Array, Array, Array> lu(const Array& a, const Loc& loc) {
     auto f = jx::bind(lu_p, std::vector<Array>{a});
     const Array &packed = f[0], &perm = f[2];
     const int64_t m = rows(a), n = cols(a), k = std::min(m, n);
-    Array l = tril(block(packed, 0, m, 0, k), -1) + eye(m, k, 0, a.dtype());
-    Array u = triu(block(packed, 0, k, 0, n));
+    Array l = detail::tril_constant_mask(block(packed, 0, m, 0, k), -1) + detail::eye_constant(m, k, a.dtype());
+    Array u = detail::triu_constant_mask(block(packed, 0, k, 0, n));
     // a[perm] = l u, so a = p l u with p[i, j] = (perm[j] == i).
     Array p = equal(expand_dims(perm, {-2}), expand_dims(lax::iota(DType::int32, {m}, 0), {-1})).astype(a.dtype());
     return std::tuple{p, l, u};

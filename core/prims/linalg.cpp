@@ -46,7 +46,9 @@ Array mT(const Array& x) {
   std::swap(perm[perm.size() - 1], perm[perm.size() - 2]);
   return transpose(x, perm);
 }
-Array eye_like(int64_t n, const Array& like) { return eye(n, std::nullopt, 0, like.dtype()); }
+Array eye_like(int64_t n, const Array& like) { return detail::eye_constant(n, n, like.dtype()); }
+Array tril_m(const Array& x, int64_t k = 0) { return detail::tril_constant_mask(x, k); }
+Array triu_m(const Array& x, int64_t k = 0) { return detail::triu_constant_mask(x, k); }
 // x [..., n, n] -> its diagonal [..., n].
 Array diag_part(const Array& x) { return sum(x * eye_like(x.shape().back(), x), {-1}); }
 Array symmetrize(const Array& x) { return (x + mT(x)) * 0.5; }
@@ -98,7 +100,7 @@ std::vector<Array> cholesky_jvp(std::span<const Array>, std::span<const Array> t
   Array s = symmetrize(tangents[0]);
   Array tmp = tsolve(L, s, /*left_side=*/false, /*lower=*/true, /*transpose_a=*/true);  // S L^-T
   Array inner = tsolve(L, tmp, /*left_side=*/true, /*lower=*/true);                      // L^-1 S L^-T
-  Array phi = tril(inner) - inner * eye_like(L.shape().back(), L) * 0.5;
+  Array phi = tril_m(inner) - inner * eye_like(L.shape().back(), L) * 0.5;
   return {matmul(L, phi)};
 }
 
@@ -116,7 +118,7 @@ std::vector<Array> triangular_solve_jvp(std::span<const Array> primals, std::spa
   Array out;
   if (tangents[1].defined()) out = tsolve(a, tangents[1], left, lower, trans, unit);
   if (tangents[0].defined()) {
-    Array g = lower ? tril(tangents[0], unit ? -1 : 0) : triu(tangents[0], unit ? 1 : 0);
+    Array g = lower ? tril_m(tangents[0], unit ? -1 : 0) : triu_m(tangents[0], unit ? 1 : 0);
     g = -g;
     if (trans) g = mT(g);
     const int64_t m = x.shape()[x.ndim() - 2], n = x.shape()[x.ndim() - 1];
@@ -189,14 +191,14 @@ std::vector<Array> lu_jvp(std::span<const Array> primals, std::span<const Array>
   // P dA: rows of dA in the order of the permutation, as a one-hot matmul.
   Array onehot = equal(expand_dims(perm, {-1}), lax::iota(DType::int32, {m}, 0)).astype(a.dtype());
   Array x = matmul(onehot, tangents[0]);
-  Array l = tril(block(lu, 0, m, 0, k), -1);
+  Array l = tril_m(block(lu, 0, m, 0, k), -1);
   if (m > k) l = pad2(l, {0, 0}, {0, m - k});
   l = l + eye_like(m, a);
-  Array u = triu(block(lu, 0, k, 0, n));
+  Array u = triu_m(block(lu, 0, k, 0, n));
   if (n > k) u = pad2(u, {0, n - k}, {0, 0}) + pad2(eye_like(n - k, a), {k, 0}, {k, 0});
   Array la = tsolve(l, x, /*left_side=*/true, /*lower=*/true, false, /*unit_diagonal=*/true);
   Array lau = tsolve(u, la, /*left_side=*/false, /*lower=*/false);
-  Array lu_dot = matmul(l, tril(lau, -1)) + matmul(triu(lau), u);
+  Array lu_dot = matmul(l, tril_m(lau, -1)) + matmul(triu_m(lau), u);
   return {lu_dot, Array(), Array()};
 }
 
@@ -208,7 +210,7 @@ std::vector<Array> lu_jvp(std::span<const Array> primals, std::span<const Array>
 std::pair<Array, Array> qr_jvp_tall(const Array& q, const Array& r, const Array& da) {
   Array da_rinv = tsolve(r, da, /*left_side=*/false, /*lower=*/false);
   Array c = matmul(mT(q), da_rinv);
-  Array low = tril(c, -1);
+  Array low = tril_m(c, -1);
   Array omega = low - mT(low);
   Array dq = matmul(q, omega - c) + da_rinv;
   Array dr = matmul(c - omega, r);
@@ -300,6 +302,37 @@ std::vector<Array> svd_jvp(std::span<const Array> primals, std::span<const Array
 }
 
 }  // namespace
+
+namespace detail {
+
+Array eye_constant(int64_t rows, int64_t cols, DType dtype) {
+  auto build = [&](auto one) {
+    std::vector<decltype(one)> v(static_cast<size_t>(rows * cols), decltype(one)(0));
+    for (int64_t i = 0; i < std::min(rows, cols); ++i) v[static_cast<size_t>(i * cols + i)] = one;
+    return array_from_host(v.data(), dtype, {rows, cols});
+  };
+  if (dtype == DType::float32) return build(1.0f);
+  JX_CHECK(dtype == DType::float64, "eye_constant of ", dtype_name(dtype));
+  return build(1.0);
+}
+
+Array tri_mask_constant(int64_t rows, int64_t cols, int64_t k, bool lower) {
+  std::vector<uint8_t> v(static_cast<size_t>(rows * cols));
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j) v[static_cast<size_t>(i * cols + j)] = lower ? j <= i + k : j >= i + k;
+  return array_from_host(v.data(), DType::bool_, {rows, cols});
+}
+
+Array tril_constant_mask(const Array& x, int64_t k) {
+  const int64_t nd = x.ndim();
+  return where(tri_mask_constant(x.shape()[nd - 2], x.shape()[nd - 1], k, true), x, Array(0.0));
+}
+Array triu_constant_mask(const Array& x, int64_t k) {
+  const int64_t nd = x.ndim();
+  return where(tri_mask_constant(x.shape()[nd - 2], x.shape()[nd - 1], k, false), x, Array(0.0));
+}
+
+}  // namespace detail
 
 const Primitive cholesky_p =
     PrimitiveBuilder("cholesky")

@@ -39,4 +39,16 @@ extern const Primitive eigh_p;
 /// vt [..., n, n] when full_matrices; a = u diag(s) vt.
 extern const Primitive svd_p;
 
+namespace detail {
+/// Constants for the linalg rules and composites, built on the host: under a transform they
+/// are captured as jaxpr constants, so the identity and triangle masks cost nothing per call.
+/// The identity [rows, cols] (ones on the main diagonal).
+Array eye_constant(int64_t rows, int64_t cols, DType dtype);
+/// bool [rows, cols]: j <= i + k (lower) or j >= i + k (upper).
+Array tri_mask_constant(int64_t rows, int64_t cols, int64_t k, bool lower);
+/// x with the entries outside tril(k) / triu(k) of its last two dims set to zero.
+Array tril_constant_mask(const Array& x, int64_t k = 0);
+Array triu_constant_mask(const Array& x, int64_t k = 0);
+}  // namespace detail
+
 }  // namespace jx
