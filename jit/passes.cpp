@@ -759,6 +759,44 @@ std::string OptimizeStats::str() const {
   return os.str();
 }
 
+namespace {
+
+void add_counts(OptimizeStats& to, const OptimizeStats& from) {
+  to.inlined += from.inlined;
+  to.simplified += from.simplified;
+  to.folded += from.folded;
+  to.cse += from.cse;
+  to.dce += from.dce;
+}
+
+// Optimizes the jaxprs held in the params of `closed`'s equations (each distinct jaxpr once).
+ClosedJaxpr optimize_nested(const ClosedJaxpr& closed, const OptimizeOptions& options, OptimizeStats& st) {
+  std::unordered_map<const Jaxpr*, std::shared_ptr<const ParamObject>> memo;  // null: unchanged
+  std::vector<std::pair<size_t, std::pair<std::string, std::shared_ptr<const ParamObject>>>> changes;
+  const auto& eqns = closed.jaxpr->eqns;
+  for (size_t k = 0; k < eqns.size(); ++k) {
+    for (auto& [name, value] : eqns[k].params.items()) {
+      auto* obj = std::get_if<std::shared_ptr<const ParamObject>>(&value);
+      auto* jp = obj ? dynamic_cast<const JaxprParam*>(obj->get()) : nullptr;
+      if (!jp) continue;
+      auto [it, added] = memo.emplace(jp->jaxpr.jaxpr.get(), nullptr);
+      if (added) {
+        OptimizeStats inner;
+        ClosedJaxpr optimized = optimize(jp->jaxpr, options, &inner);
+        add_counts(st, inner);
+        if (optimized.jaxpr != jp->jaxpr.jaxpr) it->second = jaxpr_param(std::move(optimized));
+      }
+      if (it->second) changes.push_back({k, {name, it->second}});
+    }
+  }
+  if (changes.empty()) return closed;
+  auto out = std::make_shared<Jaxpr>(*closed.jaxpr);
+  for (auto& [k, param] : changes) out->eqns[k].params.set(param.first, param.second);
+  return ClosedJaxpr{out, closed.consts};
+}
+
+}  // namespace
+
 ClosedJaxpr optimize(const ClosedJaxpr& jaxpr, const OptimizeOptions& options, OptimizeStats* stats) {
   OptimizeStats st;
   st.eqns_before = static_cast<int64_t>(jaxpr.jaxpr->eqns.size());
@@ -791,6 +829,7 @@ ClosedJaxpr optimize(const ClosedJaxpr& jaxpr, const OptimizeOptions& options, O
     ++st.rounds;
     if (changes == 0) break;
   }
+  if (options.nested) cur = optimize_nested(cur, options, st);
   st.eqns_after = static_cast<int64_t>(cur.jaxpr->eqns.size());
   st.consts_after = static_cast<int64_t>(cur.consts.size());
   if (stats) *stats = st;

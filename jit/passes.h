@@ -75,9 +75,12 @@ struct OptimizeOptions {
   int max_rounds = 4;
   /// fold_constants' limit on the size of a folded result.
   int64_t fold_max_elements = int64_t{1} << 16;
+  /// Also optimize the jaxprs held by equations that stay calls (primitives inline_calls does
+  /// not know, or all calls when inlining is off); their signatures are kept.
+  bool nested = true;
 };
 
-/// What optimize did: counts per pass summed over the rounds.
+/// What optimize did: counts per pass summed over the rounds (and over nested jaxprs).
 struct OptimizeStats {
   int64_t inlined = 0;     // call equations inlined
   int64_t simplified = 0;  // algebraic rewrites
@@ -93,8 +96,9 @@ struct OptimizeStats {
 };
 
 /// The pipeline inline -> simplify -> fold -> cse -> dce, repeated to a fixpoint (bounded by
-/// max_rounds). Passes switched off in `options` are skipped. `stats`, when given, receives the
-/// counts (for jit's log).
+/// max_rounds), then the same on nested jaxprs. Passes switched off in `options` are skipped.
+/// `stats`, when given, receives the counts (for jit's log). Returns `jaxpr` itself when
+/// nothing changed.
 ClosedJaxpr optimize(const ClosedJaxpr& jaxpr, const OptimizeOptions& options = {}, OptimizeStats* stats = nullptr);
 
 }  // namespace jx::passes

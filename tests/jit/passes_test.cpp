@@ -667,6 +667,39 @@ TEST_CASE("inline_calls: other call primitives stay, with the calls inside their
   check_equivalent(before, after, {x});
 }
 
+TEST_CASE("optimize: the jaxprs of calls that stay calls are optimized too") {
+  Array x = specials({4});
+  ClosedJaxpr body = make_jaxpr([](const Array& a) { return (cos(a) + cos(a)) * 1.0; })(x);
+  ClosedJaxpr before = build({x.aval()}, [&](const std::vector<Var>& in) {
+    Eqn first = call_eqn(opaque_call_p(), "body", body, {in[0]});
+    Eqn second = call_eqn(opaque_call_p(), "body", body, {first.outputs[0]});
+    return std::vector<Eqn>{first, second};
+  });
+  passes::OptimizeStats stats;
+  ClosedJaxpr after = passes::optimize(before, {}, &stats);
+  REQUIRE(count(after, "passes_test_opaque_call") == 2);
+  const ClosedJaxpr& b0 = get_jaxpr(after.jaxpr->eqns[0].params, "body");
+  const ClosedJaxpr& b1 = get_jaxpr(after.jaxpr->eqns[1].params, "body");
+  CHECK(b0.jaxpr == b1.jaxpr);  // one jaxpr, optimized once
+  CHECK(b0.str() ==
+        "{ lambda ; a:f32[4]. let\n"
+        "    b:f32[4] = cos a\n"
+        "    c:f32[4] = add b b\n"
+        "  in (c,) }");
+  CHECK(stats.cse == 1);
+  CHECK(stats.simplified == 1);
+  check_equivalent(before, after, {x});
+  ClosedJaxpr flat = passes::optimize(before, {.nested = false});
+  CHECK(get_jaxpr(flat.jaxpr->eqns[0].params, "body").jaxpr == body.jaxpr);
+  // with inlining off, the known call primitives keep their (optimized) callees
+  auto remat = checkpoint([](const Array& a) { return sin(a) * 1.0; });
+  ClosedJaxpr calls = make_jaxpr([remat](const Array& a) { return remat(a); })(x);
+  ClosedJaxpr kept = passes::optimize(calls, {.inline_calls = false});
+  REQUIRE(count(kept, "checkpoint") == 1);
+  CHECK(count(get_jaxpr(kept.jaxpr->eqns[0].params, "jaxpr"), "mul") == 0);
+  check_equivalent(calls, kept, {x});
+}
+
 TEST_CASE("inline_calls: pjit equations are inlined") {
   Primitive pjit = find_primitive("pjit");
   if (!pjit.valid()) {
@@ -756,10 +789,11 @@ TEST_CASE("optimize: passes can be switched off") {
   ClosedJaxpr before = make_jaxpr(f)(x);
   ClosedJaxpr none = passes::optimize(
       before, {.inline_calls = false, .simplify = false, .fold_constants = false, .cse = false, .dce = false});
-  CHECK(none.str() == before.str());
-  ClosedJaxpr no_inline = passes::optimize(before, {.inline_calls = false});
+  CHECK(none.jaxpr == before.jaxpr);
+  ClosedJaxpr no_inline = passes::optimize(before, {.inline_calls = false, .nested = false});
   CHECK(count(no_inline, "checkpoint") == 1);
   CHECK(count(no_inline, "mul") == 0);
+  CHECK(count(get_jaxpr(no_inline.jaxpr->eqns[0].params, "jaxpr"), "sin") == 2);
   ClosedJaxpr no_cse = passes::optimize(before, {.cse = false});
   CHECK(count(no_cse, "sin") == 2);
   ClosedJaxpr all = passes::optimize(before);
