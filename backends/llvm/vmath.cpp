@@ -110,6 +110,13 @@ constexpr double kErfF64[] = {0.1283791670955126,     -0.37612638903183754,   0.
                               0.00012055332975722517, -1.4925650059199507e-05, 1.646210406422002e-06,
                               -1.636559422343365e-07, 1.480290393466797e-08,  -1.2239807007764926e-09,
                               9.025283031121956e-11,  -4.823407607583133e-12};
+// float erf: erf(x) = x + x R(x^2) for x in [0, 0.875] (relative error 2^-30); beyond,
+// erf = 1 - exp(G(x - 0.875)), G ~ log(erfc) on [0.875, 3.93] (error of erfc 2^-26.8 absolute).
+constexpr double kErfF32[] = {0.128379166, -0.376126349, 0.112837151, -0.0268605091, 0.00520385941,
+                              -0.000817564141, 8.51311124e-05};
+constexpr double kErfcLogF32[] = {-1.5328244,     -2.43021965,  -0.826541483, -0.0468983576,
+                                  0.0113344379,   -0.00217383774, 0.000248750002, 1.1604161e-05,
+                                  -9.89104956e-06, 1.20447555e-06};
 // erfc(a) = e^(-a^2) K(a) / a, K(a) = a e^(a^2) erfc(a), for a in [0.5, 27.3]: degree-16
 // Chebyshev fits in t = a - c on [0.5, 1.25], then t = 1/a - c on a in [1.25, 2.5], [2.5, 7],
 // [7, 27.5]; the constant term carries an extra double (relative error 2^-57.5 .. 2^-61).
@@ -1011,7 +1018,21 @@ Value* erf_small_tail(Em& e, Value* a) {
   return e.fma(a, e.c(kErfF64[0]), e.mul(a, tail));
 }
 
+/// float erf in float arithmetic (erf rounds to 1 beyond 3.92).
+Value* erf_f32(Em& e, Value* x) {
+  Value* a = e.fabs(x);
+  Value* small = e.fma(a, e.poly(e.mul(a, a), kErfF32), a);
+  Value* ac = e.sel(e.lt(a, 0.875), e.c(0.875), e.sel(e.lt(a, 3.93), a, e.c(3.93)));
+  ExpParts ep = exp_parts(e, e.poly(e.sub(ac, e.c(0.875)), kErfcLogF32));
+  Value* ec = e.scale(ep.p, ep.n);
+  DD h = e.two_sum(e.c(1.0), e.neg(ec));
+  Value* big = e.sub(h.hi, e.sub(e.scale(ep.lo, ep.n), h.lo));
+  Value* y = e.copysign(e.sel(e.lt(a, 0.875), small, big), x);
+  return e.sel(e.isnan(x), x, y);
+}
+
 Value* emit_erf(Em& e, Value* x) {
+  if (!e.f64) return erf_f32(e, x);
   Value* a = e.fabs(x);
   Value* small = e.add(a, erf_small_tail(e, a));
   Value* ac = e.sel(e.lt(a, 0.84375), e.c(0.84375), e.sel(e.lt(a, 6.0), a, e.c(6.0)));
@@ -1176,7 +1197,7 @@ const MathFn kFunctions[] = {
     {"asinh", 1, F32Mode::widen, emit_asinh, nullptr},
     {"acosh", 1, F32Mode::widen, emit_acosh, nullptr},
     {"atanh", 1, F32Mode::widen, emit_atanh, nullptr},
-    {"erf", 1, F32Mode::widen, emit_erf, nullptr},
+    {"erf", 1, F32Mode::native, emit_erf, nullptr},
     {"erfc", 1, F32Mode::widen, emit_erfc, nullptr},
     {"pow", 2, F32Mode::widen, nullptr, emit_pow},
     {"cbrt", 1, F32Mode::widen, emit_cbrt, nullptr},
