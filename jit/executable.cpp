@@ -195,6 +195,7 @@ std::shared_ptr<const Executable> compile_jaxpr(const ClosedJaxpr& jaxpr, const 
   auto t0 = std::chrono::steady_clock::now();
   for (auto& c : jaxpr.consts) JX_CHECK(!c.is_tracer(), "jit: compiling a jaxpr whose constants are tracers");
   ClosedJaxpr optimized = passes::optimize(jaxpr);
+  auto t1 = std::chrono::steady_clock::now();
   auto exe = std::make_shared<Executable>();
   exe->in_avals = jaxpr.in_avals();
   exe->out_avals = jaxpr.out_avals();
@@ -203,7 +204,10 @@ std::shared_ptr<const Executable> compile_jaxpr(const ClosedJaxpr& jaxpr, const 
   for (auto& ch : sym)
     if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
   exe->program = jitc::plan_program(optimized, sym);
+  auto t2 = std::chrono::steady_clock::now();
   auto code = llvmgen::compile_program(exe->program, hooks(), keep_ir);
+  auto ms = [](auto a, auto b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
+  exe->phase_ms = {ms(t0, t1), ms(t1, t2), ms(t2, std::chrono::steady_clock::now())};
   exe->entry = code.entry;
   exe->code = code.resources;
   exe->ir = std::move(code.ir);

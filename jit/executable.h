@@ -1,6 +1,7 @@
 #pragma once
 // A compiled program: the plan (program.h), its machine code, and how to run it on arrays.
 
+#include <array>
 #include <memory>
 #include <span>
 #include <string>
@@ -21,6 +22,7 @@ class Executable {
   std::string ir;              // LLVM IR, when compiled with keep_ir
   bool cache_hit = false;
   double compile_ms = 0;       // planning + code generation (or cache load)
+  std::array<double, 3> phase_ms{};  // jaxpr passes, fusion and planning, LLVM (or cache load)
 
   /// Runs on concrete arguments matching in_avals. Donated arguments (donated[i]) are deleted;
   /// their buffers become outputs where the plan allows.

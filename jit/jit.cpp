@@ -308,7 +308,8 @@ std::shared_ptr<const Executable> ensure_compiled(JitState& state, Entry& e, boo
   std::lock_guard lock(e.compile_mu);
   if (e.exe && (!keep_ir || !e.exe->ir.empty() || e.exe->cache_hit)) return e.exe;
   auto exe = compile_jaxpr(e.jaxpr, state.name, keep_ir);
-  log_compile(cat("compiled ", state.name, avals_str(exe->in_avals), " in ", exe->compile_ms, " ms",
+  log_compile(cat("compiled ", state.name, avals_str(exe->in_avals), " in ", exe->compile_ms, " ms (passes ",
+                  exe->phase_ms[0], ", fusion ", exe->phase_ms[1], ", LLVM ", exe->phase_ms[2], ")",
                   exe->cache_hit ? " (object from JX_CACHE_DIR)" : ""));
   e.exe = exe;
   return exe;

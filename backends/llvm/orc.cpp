@@ -102,15 +102,28 @@ class OptimizingCompiler : public orc::IRCompileLayer::IRCompiler {
     llvm::CGSCCAnalysisManager cgam;
     llvm::ModuleAnalysisManager mam;
     llvm::PipelineTuningOptions pto;
+    // The kernels are simple counted loops: the loop vectorizer is what matters. Interleaving,
+    // unrolling and SLP multiply code size (and compile time) for little gain on them.
+    static const bool lean = [] {
+      const char* v = std::getenv("JX_JIT_LEAN");
+      return !(v && std::string(v) == "0");
+    }();
     pto.LoopVectorization = true;
-    pto.SLPVectorization = true;
+    pto.SLPVectorization = !lean;
+    pto.LoopInterleaving = !lean;
+    pto.LoopUnrolling = !lean;
     llvm::PassBuilder pb(tm_.get(), pto);
     pb.registerModuleAnalyses(mam);
     pb.registerCGSCCAnalyses(cgam);
     pb.registerFunctionAnalyses(fam);
     pb.registerLoopAnalyses(lam);
     pb.crossRegisterProxies(lam, fam, cgam, mam);
-    llvm::ModulePassManager mpm = pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3);
+    static const int level = [] {
+      const char* v = std::getenv("JX_JIT_OPT_LEVEL");
+      return v && *v ? std::atoi(v) : 3;
+    }();
+    llvm::ModulePassManager mpm = pb.buildPerModuleDefaultPipeline(
+        level <= 1 ? llvm::OptimizationLevel::O1 : level == 2 ? llvm::OptimizationLevel::O2 : llvm::OptimizationLevel::O3);
     mpm.run(m, mam);
   }
 
