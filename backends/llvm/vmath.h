@@ -17,12 +17,16 @@ namespace jx::llvmgen {
 /// atan2, pow (two). The arguments are float or double scalars, or fixed vectors of them, all of
 /// the same type; the result has that type.
 ///
-/// The code has no branches and no calls (except where a name is documented as a libm call),
-/// so the loop vectorizer widens it. No fast-math: NaN, +-inf, +-0, subnormal inputs and the
-/// overflow/underflow thresholds behave as in glibc. Accuracy: within a few ulp of the
-/// correctly rounded result (the bounds per function are measured by tests/jit/vmath_test.cpp).
-/// float functions that are not on the hot path (tan, inverse trigonometric and hyperbolic
-/// functions, erf, erfc, cbrt, pow) are evaluated in double and rounded once.
+/// The code has no branches and no calls, only vectorizable intrinsics (fma, fabs, copysign,
+/// rint, floor, sqrt) and, for double sin/cos/tan of |x| >= 2^45, a gather from a 2 KB table of
+/// 2/pi bits (a load for scalars); the loop vectorizer widens it. No fast-math: NaN, +-inf, +-0,
+/// subnormal inputs and the overflow/underflow thresholds behave as in glibc, including C99's
+/// special cases of pow and atan2. Accuracy (max error against correctly rounded results, as
+/// measured by tests/jit/vmath_test.cpp): <= 1 ulp for most functions, <= 1.5 ulp for expm1,
+/// log2 (float), tanh, tan/asinh/acosh/atanh/atan2/pow (double) and <= 2 ulp for double erfc.
+/// float exp, exp2, expm1, log, log2, log1p, tanh, logistic and erf use float arithmetic; the
+/// other float functions are evaluated in double and rounded once. The code assumes a target
+/// with FMA (llvm.fma is exact by definition; without hardware FMA it becomes a libm call).
 ///
 /// Returns nullptr for an unknown name, a wrong number of arguments or a non-float type.
 llvm::Value* emit_math(llvm::IRBuilder<>& b, std::string_view fn, llvm::ArrayRef<llvm::Value*> args);

@@ -283,14 +283,14 @@ struct Bound {
   double f64;
 };
 
-// The accuracy each function is held to (measured maxima are printed by the test).
+// The accuracy each function is held to (measured maxima are printed by the test; the inputs
+// are fixed and the generated code has no fast-math, so results are the same on every x86).
 const Bound kUnary[] = {
-    {"exp", 1.0, 1.0},     {"exp2", 1.0, 1.0},    {"expm1", 2.0, 1.5},  {"log", 1.0, 1.0},
-    {"log2", 2.0, 1.0},    {"log1p", 1.5, 1.5},   {"tanh", 2.0, 2.0},   {"logistic", 2.5, 2.5},
-    {"sin", 1.0, 1.0},     {"cos", 1.0, 1.0},     {"tan", 1.0, 2.5},    {"atan", 1.0, 2.0},
-    {"asin", 1.0, 2.0},    {"acos", 1.0, 2.0},    {"sinh", 1.0, 2.0},   {"cosh", 1.0, 2.0},
-    {"asinh", 1.0, 2.5},   {"acosh", 1.0, 2.5},   {"atanh", 1.0, 2.5},  {"erf", 1.0, 2.0},
-    {"erfc", 1.0, 2.0},    {"cbrt", 1.0, 1.0},
+    {"exp", 1.0, 1.0},   {"exp2", 1.0, 1.0},     {"expm1", 1.5, 1.5}, {"log", 1.0, 1.0},   {"log2", 1.5, 1.0},
+    {"log1p", 1.0, 1.0}, {"tanh", 1.5, 1.5},     {"logistic", 1.0, 1.0}, {"sin", 1.0, 1.0}, {"cos", 1.0, 1.0},
+    {"tan", 1.0, 1.5},   {"atan", 1.0, 1.0},     {"asin", 1.0, 1.0},  {"acos", 1.0, 1.0},  {"sinh", 1.0, 1.0},
+    {"cosh", 1.0, 1.0},  {"asinh", 1.0, 1.5},    {"acosh", 1.0, 1.5}, {"atanh", 1.0, 1.5}, {"erf", 1.0, 1.0},
+    {"erfc", 1.0, 2.0},  {"cbrt", 1.0, 1.0},
 };
 
 template <class T>
@@ -356,7 +356,7 @@ void check_binary(const Bound& bound, int width) {
   CHECK_MESSAGE(w.ulp <= (f32 ? bound.f32 : bound.f64), describe(bound.name, w, 2));
 }
 
-const Bound kBinary[] = {{"atan2", 1.0, 2.0}, {"pow", 1.0, 2.0}};
+const Bound kBinary[] = {{"atan2", 1.0, 1.5}, {"pow", 1.0, 1.5}};
 
 // ------------------------------------------------------------------------------------------
 
