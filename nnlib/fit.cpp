@@ -65,6 +65,17 @@ double metric_value(const Array& v) {
 
 [[noreturn]] void fit_error(const std::string& message) { throw ValueError(message); }
 
+[[noreturn]] void rethrow_traced_step_error(const ConcretizationError& e) {
+  throw ConcretizationError(cat(e.what(),
+                                "\n[nn::fit] the train step is compiled with jx::jit (FitOptions::jit, the default): "
+                                "return metrics as 0-d arrays rather than numbers read with item(), or set "
+                                "FitOptions::jit = false to run the step eagerly"));
+}
+
+Array copy_array(const Array& x) {
+  return jx::detail::array_from_host(x.raw_data(), x.dtype(), x.shape(), x.weak_type());
+}
+
 void MetricMean::add(const Metrics& m) {
   for (auto& [k, v] : m) {
     auto& [sum, count] = sums_[k];

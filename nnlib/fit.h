@@ -1,7 +1,8 @@
 #pragma once
 // nnlib: a Keras/Lightning-style training loop over user-provided pieces (train step, eval
-// function, batches), with progress output, per-epoch metrics, early stopping, best-checkpoint
-// saving and a CSV log; and DataLoader, minibatches over arrays with seeded shuffling.
+// function, batches), with the train step compiled by jx::jit and its state donated, progress
+// output, per-epoch metrics, early stopping, best-checkpoint saving and a CSV log; and
+// DataLoader, minibatches over arrays with seeded shuffling.
 
 #include <chrono>
 #include <concepts>
@@ -17,8 +18,10 @@
 #include <utility>
 #include <vector>
 
+#include "core/errors.h"
 #include "core/ops.h"
 #include "core/tree.h"
+#include "jit/jit.h"
 #include "nnlib/checkpoint.h"
 
 namespace jx::nn {
@@ -62,6 +65,15 @@ struct FitOptions {
   Progress progress = Progress::automatic;
   /// Where progress goes; nullptr means std::cerr.
   std::ostream* out = nullptr;
+  /// Compile the train step with jx::jit and donate the state, as
+  /// `jax.jit(train_step, donate_argnums=0)`: the step is traced once per batch signature
+  /// (shapes, dtypes, tree structure) and the new state reuses the old state's buffers. This
+  /// needs a step that can be traced: the state, the batch and the step's result are trees of
+  /// arrays (jx::Tree, std containers, JX_TREE structs; metrics as 0-d Arrays), and the step
+  /// reads no array values on the host. A step over other C++ values (an int state, metrics
+  /// returned as doubles) runs eagerly whatever this says; History::jitted tells which ran.
+  /// false: call the step as written, eagerly.
+  bool jit = true;
 };
 
 /// What fit did: per-epoch metrics (train metrics averaged over the epoch's batches, plus the
@@ -73,6 +85,8 @@ struct History {
   int best_epoch = 0;
   std::optional<double> best_value;
   bool stopped_early = false;
+  /// The train step ran compiled (FitOptions::jit and a traceable step).
+  bool jitted = false;
 
   size_t size() const { return epochs.size(); }
   const Metrics& operator[](size_t i) const { return epochs[i]; }
@@ -156,6 +170,49 @@ std::vector<int32_t> epoch_order(int64_t n, bool shuffle, uint64_t seed, int epo
 /// The shared leading dimension of the leaves (ValueError naming the shapes otherwise).
 int64_t leading_dim(const std::vector<Array>& leaves);
 [[noreturn]] void fit_error(const std::string& message);
+/// The ConcretizationError of tracing the train step, with what to do about it.
+[[noreturn]] void rethrow_traced_step_error(const ConcretizationError& e);
+/// A fresh buffer with x's bytes (what a donated state must not share).
+Array copy_array(const Array& x);
+
+/// Trees whose every leaf is an Array (what jit can trace and return): Array, jx::Tree, None,
+/// std::vector/array/map<string, T>/tuple/pair of them, and JX_TREE structs of them. TreeLike
+/// alone does not say this: std::map<std::string, double> is TreeLike by its signature.
+template <class T>
+struct IsArrayTree : std::false_type {};
+template <>
+struct IsArrayTree<Array> : std::true_type {};
+template <>
+struct IsArrayTree<Tree> : std::true_type {};
+template <>
+struct IsArrayTree<NoneType> : std::true_type {};
+template <class T>
+struct IsArrayTree<std::vector<T>> : IsArrayTree<T> {};
+template <class T, size_t N>
+struct IsArrayTree<std::array<T, N>> : IsArrayTree<T> {};
+template <class T>
+struct IsArrayTree<std::map<std::string, T>> : IsArrayTree<T> {};
+template <class... Ts>
+struct IsArrayTree<std::tuple<Ts...>> : std::conjunction<IsArrayTree<Ts>...> {};
+template <class A, class B>
+struct IsArrayTree<std::pair<A, B>> : std::conjunction<IsArrayTree<A>, IsArrayTree<B>> {};
+template <class Fields>
+struct FieldsAreArrayTrees : std::false_type {};
+template <class... Fs>
+struct FieldsAreArrayTrees<std::tuple<Fs...>> : std::conjunction<IsArrayTree<std::remove_cvref_t<Fs>>...> {};
+template <class T>
+  requires RegisteredStruct<T>
+struct IsArrayTree<T> : FieldsAreArrayTrees<decltype(jx_tree_fields(std::declval<T&>()))> {};
+
+template <class T>
+concept ArrayTree = IsArrayTree<std::remove_cvref_t<T>>::value;
+
+template <class Step, class State, class Batch>
+using StepResult = std::remove_cvref_t<std::invoke_result_t<Step&, State&, Batch&>>;
+
+/// A train step jit can compile: state, batch and result are trees of arrays.
+template <class Step, class State, class Batch>
+concept JittableStep = ArrayTree<State> && ArrayTree<Batch> && ArrayTree<StepResult<Step, State, Batch>>;
 
 template <class D>
 concept EpochCallable = requires(D& d) {
@@ -276,6 +333,14 @@ struct NoEval {};
 /// Trains `state` in place for options.epochs epochs and returns the history.
 ///  - train_step(state, batch) -> (new state, metrics): a pair/tuple whose second element maps
 ///    names to numbers or 0-d Arrays; metrics are averaged over the epoch's batches.
+///    By default (FitOptions::jit) the step is compiled, as
+///    `jx::jit(train_step, {.donate_argnums = {0}})`: it is traced once per batch signature --
+///    a DataLoader's last, smaller batch compiles a second executable once, unless
+///    LoaderOptions::drop_last -- and `state` is donated to every call, so its old arrays, and
+///    every other handle to them (the params you built the state from), are deleted after the
+///    first step (reading one throws; copy what you want to keep). Values the step captures are
+///    baked in at its first trace: pass what changes between steps (a step count, a dropout
+///    key) in the state or the batch.
 ///  - train_data: a range of batches reused every epoch, an object with .epoch(int) (DataLoader),
 ///    or a callable data(epoch) returning a range.
 ///  - eval(state) -> metrics, run after every epoch; its names get the prefix "val_".
@@ -301,6 +366,9 @@ History fit(State& state, Step&& train_step, Data&& train_data, Eval&& eval, con
     saver.emplace(options.checkpoint->monitor, options.checkpoint->mode, 0.0, "best checkpoint");
   }
   std::optional<State> best_state;
+  // The compiled step: one jit cache for the whole run (a new fit call traces again).
+  auto compiled = jx::jit([&train_step](const auto& s, const auto& b) { return train_step(s, b); },
+                          {.donate_argnums = {0}, .name = "train_step"});
 
   for (int epoch = 1; epoch <= options.epochs; ++epoch) {
     // 1. Train over the epoch's batches, averaging the step metrics.
@@ -313,7 +381,22 @@ History fit(State& state, Step&& train_step, Data&& train_data, Eval&& eval, con
     detail::MetricMean mean;
     size_t done = 0;
     for (auto&& batch : batches) {
-      auto&& [next_state, step_metrics] = train_step(state, batch);
+      using Batch = std::remove_reference_t<decltype(batch)>;
+      using Result = detail::StepResult<Step, State, Batch>;
+      auto result = [&]() -> Result {
+        if constexpr (detail::JittableStep<Step, State, Batch>) {
+          if (options.jit) {
+            history.jitted = true;
+            try {
+              return Result(compiled(std::as_const(state), std::as_const(batch)));
+            } catch (const ConcretizationError& e) {
+              detail::rethrow_traced_step_error(e);
+            }
+          }
+        }
+        return Result(train_step(state, batch));
+      }();
+      auto&& [next_state, step_metrics] = result;
       state = std::move(next_state);
       mean.add(detail::to_metrics(step_metrics));
       reporter.batch(++done, mean.mean());
@@ -339,7 +422,18 @@ History fit(State& state, Step&& train_step, Data&& train_data, Eval&& eval, con
     }
     if (stopper) {
       if (stopper->update(metrics, epoch)) {
-        if (options.early_stopping->restore_best) best_state = state;
+        if (options.early_stopping->restore_best) {
+          // The next step donates the state's buffers: keep a copy of its own.
+          if constexpr (detail::ArrayTree<State>) {
+            if (history.jitted) {
+              best_state = tree_map(detail::copy_array, state);
+            } else {
+              best_state = state;
+            }
+          } else {
+            best_state = state;
+          }
+        }
       } else if (stopper->epochs_without_improvement() >= options.early_stopping->patience) {
         history.stopped_early = true;
       }
