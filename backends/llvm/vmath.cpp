@@ -1002,20 +1002,25 @@ Value* erfc_tail(Em& e, Value* a) {
   Value* t = e.sub(e.sel(in_a, a, e.div(e.c(1.0), a)), pick(kErfcCenters, 1));
   Value* q = pick(&kErfcCoeffs[0][kErfcDegree], kStride);
   for (int k = kErfcDegree - 1; k >= 1; --k) q = e.fma(q, t, pick(&kErfcCoeffs[0][k], kStride));
-  Value* k_val = e.add(pick(&kErfcCoeffs[0][0], kStride), e.fma(t, q, pick(kErfcC0Lo, 1)));
+  DD k_val = e.fast_two_sum(pick(&kErfcCoeffs[0][0], kStride), e.fma(t, q, pick(kErfcC0Lo, 1)));
   // e^(-a^2) = (p + lo) 2^n with a^2 carried exactly; one rounding for (p + lo) K / a.
   DD sq = e.two_prod(a, a);
   ExpParts ep = exp_parts(e, e.neg(sq.hi), e.neg(sq.lo));
-  DD num = e.two_prod(ep.p, k_val);
-  num.lo = e.fma(ep.lo, k_val, num.lo);
+  DD num = e.two_prod(ep.p, k_val.hi);
+  num.lo = e.fma(ep.lo, k_val.hi, e.fma(ep.p, k_val.lo, num.lo));
   return e.scale(dd_div(e, num.hi, num.lo, a, e.c(0.0)), ep.n);
 }
 
-/// erf(a) - a = a R(a^2) for a < 0.84375.
-Value* erf_small_tail(Em& e, Value* a) {
-  Value* z = e.mul(a, a);
-  Value* tail = e.fma(z, e.poly(z, Coeffs(kErfF64).drop_front()), e.c(kErfC0Lo));
-  return e.fma(a, e.c(kErfF64[0]), e.mul(a, tail));
+/// erf(a) - a = a R(a^2) for a < 0.84375, as hi + lo: R = c0 + z q(z) cancels to a third of
+/// c0 near the top of the range, so z, z q and a R are carried in double-double.
+DD erf_small_tail(Em& e, Value* a) {
+  DD z = e.two_prod(a, a);
+  Value* q = e.poly(z.hi, Coeffs(kErfF64).drop_front());
+  DD zq = e.two_prod(z.hi, q);
+  DD r = e.two_sum(e.c(kErfF64[0]), zq.hi);
+  Value* r_lo = e.add(r.lo, e.fma(z.lo, q, e.add(zq.lo, e.c(kErfC0Lo))));
+  DD ar = e.two_prod(a, r.hi);
+  return {ar.hi, e.fma(a, r_lo, ar.lo)};
 }
 
 /// float erf in float arithmetic (erf rounds to 1 beyond 3.92).
@@ -1034,7 +1039,9 @@ Value* erf_f32(Em& e, Value* x) {
 Value* emit_erf(Em& e, Value* x) {
   if (!e.f64) return erf_f32(e, x);
   Value* a = e.fabs(x);
-  Value* small = e.add(a, erf_small_tail(e, a));
+  DD r = erf_small_tail(e, a);
+  DD head = e.fast_two_sum(a, r.hi);
+  Value* small = e.add(head.hi, e.add(head.lo, r.lo));
   Value* ac = e.sel(e.lt(a, 0.84375), e.c(0.84375), e.sel(e.lt(a, 6.0), a, e.c(6.0)));
   Value* big = e.sub(e.c(1.0), erfc_tail(e, ac));
   Value* y = e.copysign(e.sel(e.lt(a, 0.84375), small, big), x);
@@ -1046,10 +1053,11 @@ Value* emit_erfc(Em& e, Value* x) {
   Value* one = e.c(1.0);
   // a < 1/2: 1 - erf(x) from erf's series, as 1 - (a + r) for a < 1/4 and 1/2 - ((a - 1/2) + r)
   // (1/2 - hi exact) above; beyond: e^(-a^2) K(a) / a, and 2 - that for negative x.
-  Value* r = erf_small_tail(e, a);  // erf(a) = a + r
-  DD h = e.two_sum(e.sub(a, e.c(0.5)), r);
-  Value* small_pos = e.sel(e.lt(a, 0.25), e.sub(one, e.add(a, r)), e.sub(e.sub(e.c(0.5), h.hi), h.lo));
-  Value* small_neg = e.add(one, e.add(a, r));
+  DD r = erf_small_tail(e, a);  // erf(a) = a + r.hi + r.lo
+  DD h = e.two_sum(e.sub(a, e.c(0.5)), r.hi);
+  Value* erf_a = e.add(a, e.add(r.hi, r.lo));
+  Value* small_pos = e.sel(e.lt(a, 0.25), e.sub(one, erf_a), e.sub(e.sub(e.c(0.5), h.hi), e.add(h.lo, r.lo)));
+  Value* small_neg = e.add(one, erf_a);
   Value* ac = e.sel(e.lt(a, 0.5), e.c(0.5), e.sel(e.lt(a, 27.3), a, e.c(27.3)));
   Value* tail = erfc_tail(e, ac);
   Value* neg = e.lt(x, 0.0);

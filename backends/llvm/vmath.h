@@ -23,7 +23,7 @@ namespace jx::llvmgen {
 /// subnormal inputs and the overflow/underflow thresholds behave as in glibc, including C99's
 /// special cases of pow and atan2. Accuracy (max error against correctly rounded results, as
 /// measured by tests/jit/vmath_test.cpp): <= 1 ulp for most functions, <= 1.5 ulp for expm1,
-/// log2 (float), tanh, tan/asinh/acosh/atanh/atan2/pow (double) and <= 2 ulp for double erfc.
+/// log2 (float), tanh and double tan, asinh, acosh, atanh, erfc, atan2, pow.
 /// float exp, exp2, expm1, log, log2, log1p, tanh, logistic and erf use float arithmetic; the
 /// other float functions are evaluated in double and rounded once. The code assumes a target
 /// with FMA (llvm.fma is exact by definition; without hardware FMA it becomes a libm call).
