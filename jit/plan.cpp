@@ -646,6 +646,53 @@ class Planner {
 
 }  // namespace
 
-Program plan_program(const ClosedJaxpr& jaxpr, const std::string& name) { return Planner(jaxpr, name).run(); }
+// Layout choice: transpose(dot_general(a, b)) of 2-D operands is dot_general(b, a) with the
+// contractions swapped, computed directly in the transposed layout (a reverse-mode weight
+// gradient otherwise reads its [K, N] result column by column).
+ClosedJaxpr choose_layouts(const ClosedJaxpr& in) {
+  const Jaxpr& j = *in.jaxpr;
+  std::unordered_map<const VarNode*, int> uses;
+  for (auto& e : j.eqns)
+    for (auto& a : e.inputs)
+      if (auto* v = var_of(a)) ++uses[v];
+  for (auto& o : j.outvars)
+    if (auto* v = var_of(o)) uses[v] += 2;
+  std::unordered_map<const VarNode*, size_t> producer;
+  for (size_t i = 0; i < j.eqns.size(); ++i)
+    for (auto& o : j.eqns[i].outputs) producer[o.get()] = i;
+  std::map<size_t, size_t> swap;  // dot eqn -> transpose eqn
+  for (size_t i = 0; i < j.eqns.size(); ++i) {
+    const Eqn& t = j.eqns[i];
+    if (t.prim.name() != "transpose" || t.params.get_ints("permutation") != std::vector<int64_t>{1, 0}) continue;
+    auto* v = var_of(t.inputs[0]);
+    if (!v || uses[v] != 1 || !producer.count(v)) continue;
+    const Eqn& d = j.eqns[producer[v]];
+    if (d.prim.name() != "dot_general" || !d.params.get_ints("lhs_batch").empty() || v->aval.ndim() != 2 ||
+        atom_aval(d.inputs[0]).ndim() != 2 || atom_aval(d.inputs[1]).ndim() != 2)
+      continue;
+    swap[producer[v]] = i;
+  }
+  if (swap.empty()) return in;
+  auto out = std::make_shared<Jaxpr>(j);
+  std::set<size_t> drop;
+  for (auto [di, ti] : swap) {
+    Eqn& d = out->eqns[di];
+    Params p = d.params;
+    p.set("lhs_contracting", d.params.get_ints("rhs_contracting"));
+    p.set("rhs_contracting", d.params.get_ints("lhs_contracting"));
+    d = Eqn{d.prim, {d.inputs[1], d.inputs[0]}, p, {j.eqns[ti].outputs[0]}, d.loc};
+    drop.insert(ti);
+  }
+  std::vector<Eqn> eqns;
+  for (size_t i = 0; i < out->eqns.size(); ++i)
+    if (!drop.count(i)) eqns.push_back(std::move(out->eqns[i]));
+  out->eqns = std::move(eqns);
+  return ClosedJaxpr{out, in.consts};
+}
+
+Program plan_program(const ClosedJaxpr& jaxpr, const std::string& name) {
+  ClosedJaxpr laid_out = choose_layouts(jaxpr);
+  return Planner(laid_out, name).run();
+}
 
 }  // namespace jx::jitc

@@ -266,3 +266,17 @@ TEST_CASE("jit: dot_general with a bias and an activation becomes one oneDNN cal
   CHECK(testing::mismatch(y1, y2) == "");
   CHECK(testing::mismatch(z1, z2) == "");
 }
+
+TEST_CASE("jit: a transposed matmul result is computed in the transposed layout") {
+  Array x = uniform({16, 12}, -1, 1, float32, 21);
+  Array w = uniform({12, 8}, -1, 1, float32, 22);
+  auto f = [](const Array& w, const Array& x) { return sum(tanh(matmul(x, w))); };
+  auto g = grad(f);  // dW = x^T (dy): a dot_general whose result reverse mode transposes
+  std::string text = jit(g).lower(w, x).as_text();
+  auto plan = text.substr(text.find("# fusion plan"));
+  plan = plan.substr(0, plan.find("# LLVM IR"));
+  CHECK(plan.find("transpose") == std::string::npos);
+  CHECK(testing::mismatch(jit(g)(w, x), g(w, x)) == "");
+  auto h = [](const Array& a, const Array& b) { return transpose(matmul(a, b)) * 2.0; };
+  CHECK(testing::mismatch(jit(h)(x, w), h(x, w)) == "");
+}
