@@ -335,3 +335,48 @@ TEST_CASE("scan: errors for mismatched xs lengths, a carry whose type changes, a
   CHECK_THROWS_WITH_AS(lax::scan(f, scalar(0.0, float64), std::pair{scalar(1.0), f64({1, 2})}),
                        doctest::Contains("xs leaf 0 is a scalar f32[]"), ShapeError);
 }
+
+// ---- jit ---------------------------------------------------------------------------------------------
+
+TEST_CASE("jit: jit(f) equals f for cond, switch_, while_loop, fori_loop and scan, and composes with grad and vmap") {
+  Array x = f64({0.5, -1.25, 2.0});
+  auto f_cond = [](const Array& p, const Array& v) {
+    return lax::cond(p, [](const Array& a) { return sin(a) * 2.0 + 1.0; }, [](const Array& a) { return exp(a) - a; }, v);
+  };
+  for (bool p : {true, false}) CHECK_ALLCLOSE(jit(f_cond)(Array(p), x), f_cond(Array(p), x));
+  std::vector<std::function<Array(const Array&)>> fs{[](const Array& a) { return a * a; }, [](const Array& a) { return tanh(a); },
+                                                     [](const Array& a) { return -a + 3.0; }};
+  auto f_switch = [&](const Array& i, const Array& v) { return lax::switch_(i, fs, v); };
+  for (int i : {-1, 0, 1, 2, 5}) CHECK_ALLCLOSE(jit(f_switch)(Array(i), x), f_switch(Array(i), x));
+  auto f_while = [](const Array& v, const Array& limit) {
+    return lax::while_loop([&](const Array& c) { return sum(c * c) < limit; }, [](const Array& c) { return c * 1.5 + 0.1; }, v);
+  };
+  CHECK_ALLCLOSE(jit(f_while)(x, scalar(1000.0, float64)), f_while(x, scalar(1000.0, float64)));
+  auto f_fori = [](const Array& v, const Array& hi) {
+    Array a = lax::fori_loop(0, hi, [](const Array& i, const Array& c) { return c * 0.9 + i.astype(float64); }, v);
+    Array b = lax::fori_loop(2, 9, [](const Array& i, const Array& c) { return sin(c) + i.astype(float64); }, v);
+    return a + b;
+  };
+  CHECK_ALLCLOSE(jit(f_fori)(x, Array(7)), f_fori(x, Array(7)));
+  auto f_scan = [](const Array& w, const Array& xs) {
+    auto [c, ys] = lax::scan([&](const Array& c, const Array& row) {
+      Array n = tanh(c * w + row);
+      return std::pair{n, sum(n)};
+    }, zeros_like(w), xs, std::nullopt, true);
+    return std::pair{c, ys};
+  };
+  Array w = f64({0.3, -0.6, 0.9}), xs = array(std::vector<double>{1, 2, 3, 4, 5, 6, -1, -2, -3, 0.5, 0.25, 0}, Shape{4, 3});
+  auto [jc, jys] = jit(f_scan)(w, xs);
+  auto [ec, eys] = f_scan(w, xs);
+  CHECK_ALLCLOSE(jc, ec);
+  CHECK_ALLCLOSE(jys, eys);
+  // grad(jit(f)), jit(grad(f)) and vmap(jit(f)) through scan and cond.
+  auto loss = [&](const Array& v) { return sum(f_scan(v, xs).second) + sum(f_cond(sum(v) > 0.0, v)); };
+  Array g = grad(loss)(w);
+  CHECK_ALLCLOSE(grad(jit(loss))(w), g);
+  CHECK_ALLCLOSE(jit(grad(loss))(w), g);
+  Array ws = stack({w, w * 2.0, -w});
+  CHECK_ALLCLOSE(vmap(jit(loss))(ws), vmap(loss)(ws));
+  CHECK_ALLCLOSE(jit(vmap(f_while, {0, none}))(stack({x, x * 0.1}), scalar(50.0, float64)),
+                 vmap(f_while, {0, none})(stack({x, x * 0.1}), scalar(50.0, float64)));
+}
