@@ -37,7 +37,7 @@ class Buffer {
   Buffer(size_t nbytes, Device device);
   /// A view of memory owned by `owner` (jit's arena): not freed by this buffer.
   Buffer(void* data, size_t nbytes, Device device, std::shared_ptr<const void> owner)
-      : data_(data), nbytes_(nbytes), device_(device), owner_(std::move(owner)) {}
+      : data_(data), nbytes_(nbytes), device_(device), owner_(std::move(owner)), view_(true) {}
   ~Buffer();
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
@@ -50,6 +50,7 @@ class Buffer {
   size_t nbytes_ = 0;
   Device device_;
   std::shared_ptr<const void> owner_;
+  bool view_ = false;
 };
 
 class Trace;

@@ -13,6 +13,7 @@
 #include "backends/cpu/thread_pool.h"
 #include "backends/llvm/codegen.h"
 #include "core/log.h"
+#include "core/prims/control.h"
 #include "core/trace.h"
 #include "transforms/ad.h"
 
@@ -38,9 +39,9 @@ void rt_parallel_for(void* ctx, llvmgen::KernelFn kernel, void** bufs, int64_t i
 Array slot_array(RunContext& c, int s, void** bufs) {
   const jitc::Program& p = c.exe->program;
   const jitc::Slot& slot = p.slots[s];
-  if (slot.kind == jitc::Slot::Kind::input) return c.args[slot.index];
+  if (slot.kind == jitc::Slot::Kind::input && !c.args.empty()) return c.args[slot.index];
   if (slot.kind == jitc::Slot::Kind::constant) return p.consts[slot.index];
-  if (slot.kind == jitc::Slot::Kind::output) {
+  if (slot.kind == jitc::Slot::Kind::output && c.out_index) {
     int o = c.out_index[s];
     if (o >= 0) return (*c.outputs)[o];
   }
@@ -48,11 +49,103 @@ Array slot_array(RunContext& c, int s, void** bufs) {
   return Array(std::make_shared<ArrayImpl>(slot.aval, std::move(buf)));
 }
 
+// Storage for a loop: carries (two sets) and the bodies' arena, allocated once per loop.
+struct LoopStorage {
+  std::shared_ptr<Buffer> buffer;
+  std::vector<void*> a, b;
+  void* arena = nullptr;
+  LoopStorage(const std::vector<size_t>& carry_bytes, int64_t arena_bytes) {
+    auto round = [](size_t n) { return (n + 63) / 64 * 64; };
+    size_t total = static_cast<size_t>(arena_bytes);
+    for (size_t n : carry_bytes) total += 2 * round(n);
+    if (total == 0) return;
+    buffer = std::make_shared<Buffer>(total, Device{});
+    char* p = static_cast<char*>(buffer->data());
+    for (size_t n : carry_bytes) a.push_back(p), p += round(n);
+    for (size_t n : carry_bytes) b.push_back(p), p += round(n);
+    arena = arena_bytes > 0 ? p : nullptr;
+  }
+};
+
+size_t aval_bytes(const AbstractValue& a) { return static_cast<size_t>(a.size()) * itemsize(a.dtype); }
+
+void run_control(const ControlFlow& cf, std::vector<const void*> ins, const std::vector<void*>& outs) {
+  switch (cf.kind) {
+    case ControlFlow::Kind::cond: {
+      const int32_t raw = *static_cast<const int32_t*>(ins[0]);
+      const int64_t n = static_cast<int64_t>(cf.subs.size());
+      const Executable& branch = *cf.subs[raw < 0 ? 0 : (raw >= n ? n - 1 : raw)];
+      LoopStorage st({}, branch.program.arena_bytes);
+      branch.run_into(ins.data() + 1, outs.data(), st.arena);
+      return;
+    }
+    case ControlFlow::Kind::scan: {
+      const Executable& body = *cf.subs[0];
+      const size_t nc = cf.num_consts, nk = cf.num_carry, nx = ins.size() - nc - nk, ny = outs.size() - nk;
+      std::vector<size_t> carry_bytes, x_bytes, y_bytes;
+      for (size_t k = 0; k < nk; ++k) carry_bytes.push_back(aval_bytes(body.in_avals[nc + k]));
+      for (size_t j = 0; j < nx; ++j) x_bytes.push_back(aval_bytes(body.in_avals[nc + nk + j]));
+      for (size_t j = 0; j < ny; ++j) y_bytes.push_back(aval_bytes(body.out_avals[nk + j]));
+      LoopStorage st(carry_bytes, body.program.arena_bytes);
+      std::vector<const void*> bin(ins.begin(), ins.end());   // consts, carries, x slices
+      std::vector<void*> bout(nk + ny);                        // carries, y slices
+      std::vector<void*> next = st.a, spare = st.b;
+      for (int64_t it = 0; it < cf.length; ++it) {
+        const int64_t i = cf.reverse ? cf.length - 1 - it : it;
+        for (size_t j = 0; j < nx; ++j) bin[nc + nk + j] = static_cast<const char*>(ins[nc + nk + j]) + i * x_bytes[j];
+        for (size_t k = 0; k < nk; ++k) bout[k] = next[k];
+        for (size_t j = 0; j < ny; ++j) bout[nk + j] = static_cast<char*>(outs[nk + j]) + i * y_bytes[j];
+        body.run_into(bin.data(), bout.data(), st.arena);
+        for (size_t k = 0; k < nk; ++k) bin[nc + k] = next[k];
+        std::swap(next, spare);
+      }
+      for (size_t k = 0; k < nk; ++k)
+        if (carry_bytes[k]) std::memcpy(outs[k], bin[nc + k], carry_bytes[k]);
+      return;
+    }
+    case ControlFlow::Kind::while_loop: {
+      const Executable& cond = *cf.subs[0];
+      const Executable& body = *cf.subs[1];
+      const size_t cc = cf.cond_nconsts, bc = cf.body_nconsts, nk = ins.size() - cc - bc;
+      std::vector<size_t> carry_bytes;
+      for (size_t k = 0; k < nk; ++k) carry_bytes.push_back(aval_bytes(body.in_avals[bc + k]));
+      LoopStorage st(carry_bytes, std::max(cond.program.arena_bytes, body.program.arena_bytes));
+      std::vector<const void*> cin(cc + nk), bin(bc + nk);
+      for (size_t i = 0; i < cc; ++i) cin[i] = ins[i];
+      for (size_t i = 0; i < bc; ++i) bin[i] = ins[cc + i];
+      std::vector<const void*> cur(ins.begin() + cc + bc, ins.end());
+      std::vector<void*> next = st.a, spare = st.b;
+      uint8_t flag = 0;
+      void* flag_out[1] = {&flag};
+      for (;;) {
+        for (size_t k = 0; k < nk; ++k) cin[cc + k] = bin[bc + k] = cur[k];
+        cond.run_into(cin.data(), flag_out, st.arena);
+        if (!flag) break;
+        body.run_into(bin.data(), next.data(), st.arena);
+        for (size_t k = 0; k < nk; ++k) cur[k] = next[k];
+        std::swap(next, spare);
+      }
+      for (size_t k = 0; k < nk; ++k)
+        if (carry_bytes[k]) std::memcpy(outs[k], cur[k], carry_bytes[k]);
+      return;
+    }
+  }
+}
+
 void rt_library_call(void* ctx, int64_t index, void** bufs) {
   auto& c = *static_cast<RunContext*>(ctx);
   if (c.error) return;  // an earlier step failed: skip the rest, the error is rethrown
   try {
     const jitc::LibraryCall& call = c.exe->program.calls[index];
+    if (auto it = c.exe->control.find(static_cast<int>(index)); it != c.exe->control.end()) {
+      std::vector<const void*> ins;
+      std::vector<void*> outs;
+      for (size_t i = 0; i < call.in_slots.size(); ++i)
+        ins.push_back(call.in_slots[i] >= 0 ? bufs[call.in_slots[i]] : call.literals[i].raw_data());
+      for (int s : call.out_slots) outs.push_back(bufs[s]);
+      run_control(it->second, std::move(ins), outs);
+      return;
+    }
     std::vector<Array> in, out;
     for (size_t i = 0; i < call.in_slots.size(); ++i)
       in.push_back(call.in_slots[i] >= 0 ? slot_array(c, call.in_slots[i], bufs) : call.literals[i]);
@@ -182,6 +275,42 @@ std::vector<Array> Executable::run(std::span<const Array> args, const std::vecto
   return outs;
 }
 
+void Executable::run_into(const void* const* in, void* const* out, void* arena) const {
+  const jitc::Program& p = program;
+  const size_t nslots = p.slots.size();
+  constexpr size_t kInline = 32;
+  void* inline_bufs[kInline];
+  std::vector<void*> heap_bufs;
+  void** bufs = inline_bufs;
+  if (nslots > kInline) {
+    heap_bufs.resize(nslots);
+    bufs = heap_bufs.data();
+  }
+  std::fill(bufs, bufs + nslots, nullptr);
+  for (size_t i = 0; i < p.input_slots.size(); ++i) bufs[p.input_slots[i]] = const_cast<void*>(in[i]);
+  for (size_t s = 0; s < nslots; ++s) {
+    const jitc::Slot& slot = p.slots[s];
+    if (slot.kind == jitc::Slot::Kind::constant) bufs[s] = p.consts[slot.index].raw_data();
+    else if (slot.kind == jitc::Slot::Kind::temp) bufs[s] = static_cast<char*>(arena) + slot.offset;
+  }
+  for (size_t o = 0; o < p.output_slots.size(); ++o) {
+    int s = p.output_slots[o];
+    if (s >= 0 && p.slots[s].kind == jitc::Slot::Kind::output && !bufs[s]) bufs[s] = out[o];
+  }
+  for (size_t s = 0; s < nslots; ++s)
+    if (p.slots[s].kind == jitc::Slot::Kind::alias) bufs[s] = bufs[p.slots[s].alias_of];
+  RunContext c{this, {}, nullptr, nullptr, nullptr, nullptr};
+  entry(bufs, &c);
+  if (c.error) std::rethrow_exception(c.error);
+  // Outputs that are arguments, constants, literals or repeated values are copied.
+  for (size_t o = 0; o < p.output_slots.size(); ++o) {
+    const int s = p.output_slots[o];
+    const void* src = s < 0 ? p.output_literals[o].raw_data() : bufs[s];
+    const size_t n = aval_bytes(out_avals[o]);
+    if (src != out[o] && n) std::memcpy(out[o], src, n);
+  }
+}
+
 std::string Executable::text() const {
   std::ostringstream os;
   os << "# optimized jaxpr\n" << program.jaxpr << "\n\n# fusion plan\n" << program.report << "\n# LLVM IR\n";
@@ -204,6 +333,34 @@ std::shared_ptr<const Executable> compile_jaxpr(const ClosedJaxpr& jaxpr, const 
   for (auto& ch : sym)
     if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
   exe->program = jitc::plan_program(optimized, sym);
+  // Control flow: the sub-jaxprs are compiled too.
+  for (size_t i = 0; i < exe->program.calls.size(); ++i) {
+    const jitc::LibraryCall& call = exe->program.calls[i];
+    const std::string& n = call.prim.name();
+    ControlFlow cf;
+    if (n == "cond") {
+      cf.kind = ControlFlow::Kind::cond;
+      const auto& branches = get_jaxpr_list(call.params, control_param::branches);
+      for (size_t b = 0; b < branches.size(); ++b)
+        cf.subs.push_back(compile_jaxpr(branches[b], sym + "_branch" + std::to_string(b), false));
+    } else if (n == "while") {
+      cf.kind = ControlFlow::Kind::while_loop;
+      cf.subs.push_back(compile_jaxpr(get_jaxpr(call.params, control_param::cond_jaxpr), sym + "_cond", false));
+      cf.subs.push_back(compile_jaxpr(get_jaxpr(call.params, control_param::body_jaxpr), sym + "_body", false));
+      cf.cond_nconsts = static_cast<int>(call.params.get_int(control_param::cond_nconsts));
+      cf.body_nconsts = static_cast<int>(call.params.get_int(control_param::body_nconsts));
+    } else if (n == "scan") {
+      cf.kind = ControlFlow::Kind::scan;
+      cf.subs.push_back(compile_jaxpr(get_jaxpr(call.params, control_param::jaxpr), sym + "_body", false));
+      cf.length = call.params.get_int(control_param::length);
+      cf.reverse = call.params.get<bool>(control_param::reverse);
+      cf.num_consts = static_cast<int>(call.params.get_int(control_param::num_consts));
+      cf.num_carry = static_cast<int>(call.params.get_int(control_param::num_carry));
+    } else {
+      continue;
+    }
+    exe->control[static_cast<int>(i)] = std::move(cf);
+  }
   auto t2 = std::chrono::steady_clock::now();
   auto code = llvmgen::compile_program(exe->program, hooks(), keep_ir);
   auto ms = [](auto a, auto b) { return std::chrono::duration<double, std::milli>(b - a).count(); };

@@ -2,6 +2,7 @@
 // A compiled program: the plan (program.h), its machine code, and how to run it on arrays.
 
 #include <array>
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
@@ -11,6 +12,22 @@
 #include "jit/program.h"
 
 namespace jx {
+
+class Executable;
+
+/// A cond, while or scan step whose sub-jaxprs are compiled too: the runtime drives the loop (or
+/// picks the branch) and calls the compiled bodies on buffers it owns, with no interpretation and
+/// no allocation per iteration (carries ping-pong between two buffers; scan slices are pointer
+/// offsets into xs and ys; loop-invariant inputs are passed as they are).
+struct ControlFlow {
+  enum class Kind : uint8_t { cond, while_loop, scan };
+  Kind kind = Kind::scan;
+  std::vector<std::shared_ptr<const Executable>> subs;  // cond: branches; while: cond, body; scan: body
+  int64_t length = 0;
+  bool reverse = false;
+  int num_consts = 0, num_carry = 0;     // scan
+  int cond_nconsts = 0, body_nconsts = 0;  // while
+};
 
 class Executable {
  public:
@@ -23,6 +40,11 @@ class Executable {
   bool cache_hit = false;
   double compile_ms = 0;       // planning + code generation (or cache load)
   std::array<double, 3> phase_ms{};  // jaxpr passes, fusion and planning, LLVM (or cache load)
+  std::map<int, ControlFlow> control;  // by library-call index
+
+  /// Runs on caller-provided storage: in[i] points at argument i, out[o] at the storage of output
+  /// o (written); `arena` holds at least program.arena_bytes (or is null when none is needed).
+  void run_into(const void* const* in, void* const* out, void* arena) const;
 
   /// Runs on concrete arguments matching in_avals. Donated arguments (donated[i]) are deleted;
   /// their buffers become outputs where the plan allows.

@@ -88,7 +88,7 @@ Buffer::Buffer(size_t nbytes, Device device) : nbytes_(nbytes), device_(device) 
 }
 
 Buffer::~Buffer() {
-  if (!owner_) host_allocator().deallocate(data_, nbytes_);
+  if (!view_) host_allocator().deallocate(data_, nbytes_);
 }
 
 }  // namespace jx
