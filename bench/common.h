@@ -6,8 +6,8 @@
 //   bench_<name> [--smoke] [--iters N] [--warmup N]
 //
 // --smoke: tiny sizes and two timed calls, to prove the program runs (ctest bench_smoke); its
-// figures mean nothing. --iters: timed samples (each the mean over the program's fixed number of
-// calls per sample, 1 for all but the microsecond workloads). --warmup: untimed calls first.
+// figures mean nothing. --iters: timed samples (each the mean of a batch of calls for the
+// microsecond workloads, 1 call for the others; see time_calls). --warmup: untimed calls first.
 //
 // The line: {"workload": "W3", "system": "jx", "status": "ok" | "pending" | "error",
 //            "smoke": bool, "figures": {name: median}, "samples": {name: [...]},
@@ -87,10 +87,18 @@ inline double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-/// Runs f `warmup` times, then `iters` samples of `calls` calls each; returns the mean time per
-/// call of each sample, in units of `unit` seconds (1e-3: milliseconds, 1e-6: microseconds).
-inline std::vector<double> time_calls(const std::function<void()>& f, const Options& o, int calls, double unit) {
-  for (int i = 0; i < o.warmup; ++i) f();
+/// Runs f `warmup` times, then `iters` samples of up to `max_calls` calls each (fewer when one
+/// call takes long: as many as fit in 50 ms, at least 1); returns the mean time per call of each
+/// sample, in units of `unit` seconds (1e-3: milliseconds, 1e-6: microseconds).
+inline std::vector<double> time_calls(const std::function<void()>& f, const Options& o, int max_calls, double unit) {
+  double last = 0;
+  for (int i = 0; i < std::max(o.warmup, max_calls > 1 ? 1 : 0); ++i) {
+    auto t0 = Clock::now();
+    f();
+    last = seconds_since(t0);
+  }
+  int calls = 1;
+  if (max_calls > 1) calls = static_cast<int>(std::clamp(0.05 / std::max(last, 1e-9), 1.0, static_cast<double>(max_calls)));
   std::vector<double> out;
   out.reserve(static_cast<size_t>(o.iters));
   for (int s = 0; s < o.iters; ++s) {

@@ -142,6 +142,11 @@ class Runner:
                 acc = out[system]
                 if acc["status"] != "ok":
                     continue
+                # A slow system stops early once it has spent its time budget on this workload
+                # and has at least 10 samples of every figure.
+                enough = acc["samples"] and min(len(v) for v in acc["samples"].values()) >= 10
+                if w != "W5" and enough and acc["wall_s"] >= self.args.budget:
+                    continue
                 if system == "jx":
                     r = run_json(self.jx_cmd(prog, self.iter_args()), self.env_jx, self.args.timeout)
                 else:
@@ -302,6 +307,15 @@ def plural(n, word):
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
+def samples_text(results, w, fig):
+    res = results.get(w)
+    if not res:
+        return "—"
+    n = [len(res[s]["samples"].get(fig, [])) for s in ("jx", "jax")]
+    r = [res[s]["rounds"] for s in ("jx", "jax")]
+    return f"{n[0]} / {n[1]} ({r[0]} / {r[1]} proc.)"
+
+
 def load_text(results, w):
     res = results.get(w)
     return f"{res['load']:.1f}" if res and "load" in res else "—"
@@ -331,12 +345,14 @@ def write_report(path, info, limits, results, rows, runner, started, finished, l
              f"`OMP_NUM_THREADS={runner.threads}` (jx's kernels and oneDNN share one OpenMP pool). JAX: XLA's CPU "
              "client sizes its thread pool to the cores the process may use (all of them); no `XLA_FLAGS` are set, "
              "`JAX_PLATFORMS=cpu`, default float32.")
-    L.append(f"- Method: each workload runs in {plural(runner.args.rounds, 'round')} of one jx process and one JAX "
-             f"process (alternating which goes first; W5: {plural(runner.args.compile_rounds, 'round')} of fresh processes, "
-             "jx without an on-disk object cache, `JX_CACHE_DIR` unset, as JAX has none by default). Each process "
-             "warms up (3 calls), then times its samples, forcing results ready; the figure is the median of all samples "
-             "of all rounds. Microsecond workloads time each sample as the mean of a batch of calls (W1: 1000, W6: 100, "
-             "W8: 10).")
+    L.append(f"- Method: each workload runs in up to {plural(runner.args.rounds, 'round')} of one jx process and one "
+             "JAX process, alternating which goes first; a system whose processes have taken more than "
+             f"{runner.args.budget:.0f} s on a workload runs no further rounds once it has 10 samples (the samples "
+             f"column says how many it got). W5 runs {plural(runner.args.compile_rounds, 'round')} of fresh processes, "
+             "jx without an on-disk object cache (`JX_CACHE_DIR` unset), as JAX has none by default. Each process "
+             "warms up (3 calls), then times its samples, forcing every result ready; the figure is the median of all "
+             "samples of all rounds. Microsecond workloads time each sample as the mean of a batch of calls (W1: up "
+             "to 1000, W6: up to 100, W8: up to 10; fewer when a call is slow: as many as fit in 50 ms).")
     L.append("")
     L.append("## Machine limits (measured in this run)")
     L.append("")
@@ -355,8 +371,8 @@ def write_report(path, info, limits, results, rows, runner, started, finished, l
              "Floor: the workload's bytes or FLOPs at the measured triad bandwidth or sgemm rate. Load: the "
              "1-minute load average when the workload started.")
     L.append("")
-    L.append("| id | figure | jx | JAX | jx / JAX | target | met | floor | load |")
-    L.append("|----|--------|----|-----|----------|--------|-----|-------|------|")
+    L.append("| id | figure | jx | JAX | jx / JAX | target | met | floor | samples jx / JAX | load |")
+    L.append("|----|--------|----|-----|----------|--------|-----|-------|------------------|------|")
     for row in rows:
         w, fig, unit = row["workload"], row["figure"], row["unit"]
         target = (f"≥ {row['target']} of triad" if row["op"] == "frac>=" else f"≤ {row['target']}")
@@ -364,7 +380,7 @@ def write_report(path, info, limits, results, rows, runner, started, finished, l
         if row["state"] != "ok":
             state = "**pending**" if row["state"] == "pending" else f"**{row['state']}**"
             L.append(f"| {w} | {name} | {fmt(row.get('jx'), unit) if row.get('jx') is not None else state} | "
-                     f"{fmt(row.get('jax'), unit) if row.get('jax') is not None else '—'} | — | {target} | {state} | {floor_text(w, limits)} | {load_text(results, w)} |")
+                     f"{fmt(row.get('jax'), unit) if row.get('jax') is not None else '—'} | — | {target} | {state} | {floor_text(w, limits)} | {samples_text(results, w, fig)} | {load_text(results, w)} |")
             continue
         met = {True: "yes", False: "no", None: "—"}[row["met"]]
         if row["op"] == "frac>=":
@@ -372,18 +388,18 @@ def write_report(path, info, limits, results, rows, runner, started, finished, l
             jaxs = f"{fmt(row['jax'], unit)}, {row['jax_gbs']:.1f} GB/s" + (f" ({row['jax_frac']:.2f} of triad)" if "jax_frac" in row else "")
         else:
             jxs, jaxs = fmt(row["jx"], unit), fmt(row["jax"], unit)
-        L.append(f"| {w} | {name} | {jxs} | {jaxs} | {row['ratio']:.3g} | {target} | {met} | {floor_text(w, limits)} | {load_text(results, w)} |")
+        L.append(f"| {w} | {name} | {jxs} | {jaxs} | {row['ratio']:.3g} | {target} | {met} | {floor_text(w, limits)} | {samples_text(results, w, fig)} | {load_text(results, w)} |")
     # W3 memory
     w3 = results.get("W3")
     if w3:
         mj = w3["jx"]["extra_median"].get("peak_rss_mib") if w3["jx"]["status"] == "ok" else None
         ma = w3["jax"]["extra_median"].get("peak_rss_mib") if w3["jax"]["status"] == "ok" else None
         ratio = f"{mj / ma:.3g}" if mj and ma else "—"
-        L.append(f"| W3 | peak resident memory of the process | {fmt(mj, 'MiB')} | {fmt(ma, 'MiB')} | {ratio} | — | — | — | {load_text(results, 'W3')} |")
+        L.append(f"| W3 | peak resident memory of the process | {fmt(mj, 'MiB')} | {fmt(ma, 'MiB')} | {ratio} | — | — | — | {w3['jx']['rounds']} / {w3['jax']['rounds']} processes | {load_text(results, 'W3')} |")
         fj = w3["jx"]["extra_median"].get("first_call_ms") if w3["jx"]["status"] == "ok" else None
         fa = w3["jax"]["extra_median"].get("first_call_ms") if w3["jax"]["status"] == "ok" else None
         ratio = f"{fj / fa:.3g}" if fj and fa else "—"
-        L.append(f"| W3 | first call (trace + compile + run) | {fmt(fj, 'ms')} | {fmt(fa, 'ms')} | {ratio} | — | — | — | {load_text(results, 'W3')} |")
+        L.append(f"| W3 | first call (trace + compile + run) | {fmt(fj, 'ms')} | {fmt(fa, 'ms')} | {ratio} | — | — | — | {w3['jx']['rounds']} / {w3['jax']['rounds']} processes | {load_text(results, 'W3')} |")
     L.append("")
     notes = [r for r in rows if r["state"] != "ok"]
     if notes:
@@ -484,6 +500,9 @@ def main(argv):
     ap.add_argument("--limit-rounds", type=int, default=2, help="runs of bench_limits (default 2)")
     ap.add_argument("--only", default="", help="comma-separated workloads, e.g. W1,W3")
     ap.add_argument("--timeout", type=int, default=300, help="seconds per process (default 300)")
+    ap.add_argument("--budget", type=float, default=40.0,
+                    help="seconds per system and workload after which no further rounds start once it has "
+                         "10 samples (default 40)")
     ap.add_argument("--smoke", action="store_true", help="tiny sizes everywhere (tests the driver only)")
     args = ap.parse_args(argv)
     args.rounds = max(1, args.rounds)

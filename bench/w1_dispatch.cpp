@@ -1,5 +1,5 @@
 // W1 (WORKLOADS.md): dispatch of a tiny jitted function, f(x) = x * 2 + 1 with x f32[8]:
-// microseconds per call (each sample the mean of 1000 calls). Target: jx / JAX <= 0.1.
+// microseconds per call (each sample the mean of up to 1000 calls). Target: jx / JAX <= 0.1.
 #include "bench/common.h"
 #include "bench/workload_data.h"
 

@@ -1,6 +1,6 @@
 // W6 (WORKLOADS.md): the Hessian of the Rosenbrock function in 100 dimensions,
 // jit(hessian(f)) (hessian = jacfwd(jacrev(f)), forward over reverse): microseconds per call
-// (each sample the mean of 100 calls). Target: jx / JAX <= 1.0. --smoke: 10 dimensions.
+// (each sample the mean of up to 100 calls). Target: jx / JAX <= 1.0. --smoke: 10 dimensions.
 #include "bench/common.h"
 #include "bench/workload_data.h"
 

@@ -1,7 +1,7 @@
 // W8 (WORKLOADS.md): RK4 on the Lorenz system (sigma 10, rho 28, beta 8/3), dt 0.01, 1000 steps
 // through jx::lax::scan, state f32[3] starting at (1, 1, 1): microseconds per jitted integration,
 // and per jitted gradient of the final x-coordinate with respect to the initial state (each
-// sample the mean of 10 calls). Target: jx / JAX <= 1.0. --smoke: 10 steps.
+// sample the mean of up to 10 calls). Target: jx / JAX <= 1.0. --smoke: 10 steps.
 // Reports "pending" when jx has no scan yet (transforms/control.h).
 #include "bench/common.h"
 #include "bench/workload_data.h"

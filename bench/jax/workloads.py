@@ -58,11 +58,18 @@ class Report:
         print(json.dumps(self.d), flush=True)
 
 
-def time_calls(f, opts, calls, unit):
-    """Runs f warmup times, then iters samples of `calls` calls; mean time per call per sample,
-    in units of `unit` seconds."""
-    for _ in range(opts.warmup):
+def time_calls(f, opts, max_calls, unit):
+    """Runs f warmup times, then iters samples of up to `max_calls` calls (fewer when one call
+    takes long: as many as fit in 50 ms, at least 1); mean time per call per sample, in units of
+    `unit` seconds. As bench/common.h."""
+    last = 0.0
+    for _ in range(max(opts.warmup, 1 if max_calls > 1 else 0)):
+        t0 = time.perf_counter()
         f()
+        last = time.perf_counter() - t0
+    calls = 1
+    if max_calls > 1:
+        calls = int(min(max(0.05 / max(last, 1e-9), 1.0), float(max_calls)))
     out = []
     for _ in range(opts.iters):
         t0 = time.perf_counter()
@@ -336,7 +343,8 @@ def w8(r, o):
 
 
 WORKLOADS = {"W1": w1, "W2": w2, "W3": w3, "W4": w4, "W5": w5, "W6": w6, "W7": w7, "W8": w8}
-DEFAULT_ITERS = {"W1": 20, "W2": 10, "W3": 10, "W4": 10, "W5": 5, "W6": 20, "W7": 10, "W8": 10}
+DEFAULT_ITERS = {"W1": 20, "W2": 10, "W3": 10, "W4": 10, "W5": 3, "W6": 20, "W7": 10, "W8": 10}
+DEFAULT_WARMUP = {"W5": 1}
 
 
 def main(argv):
@@ -349,7 +357,7 @@ def main(argv):
     if o.iters is None:
         o.iters = 2 if o.smoke else DEFAULT_ITERS[o.workload]
     if o.warmup is None:
-        o.warmup = 1 if o.smoke else 3
+        o.warmup = 1 if o.smoke else DEFAULT_WARMUP.get(o.workload, 3)
     o.iters = max(1, o.iters)
     r = Report(o.workload, o)
     try:
