@@ -322,6 +322,7 @@ namespace detail {
 
 std::shared_ptr<const Executable> compile_jaxpr(const ClosedJaxpr& jaxpr, const std::string& name, bool keep_ir) {
   auto t0 = std::chrono::steady_clock::now();
+  ensure_runtime_initialized();  // library calls run the backends' kernels
   for (auto& c : jaxpr.consts) JX_CHECK(!c.is_tracer(), "jit: compiling a jaxpr whose constants are tracers");
   ClosedJaxpr optimized = passes::optimize(jaxpr);
   auto t1 = std::chrono::steady_clock::now();

@@ -38,7 +38,7 @@ const std::set<std::string>& elementwise_names() {
 
 const std::set<std::string>& shape_names() {
   static const std::set<std::string> names = {"broadcast_in_dim", "reshape", "transpose", "squeeze", "iota",
-                                              "rev", "slice"};
+                                              "rev", "slice", "dynamic_slice", "concatenate"};
   return names;
 }
 

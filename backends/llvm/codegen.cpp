@@ -392,6 +392,40 @@ class KernelEmitter {
       }
       return value(n.operands[0], xi);
     }
+    if (op == "dynamic_slice") {
+      // Start indices are scalars read at run time, clamped as the eager kernel does.
+      const auto& sizes = n.params.get_ints("slice_sizes");
+      const Shape& xs = operand_shape(0);
+      Idx xi(idx.size());
+      for (size_t d = 0; d < idx.size(); ++d) {
+        const auto& in = k_.nodes[n.operands[1 + d]];
+        Value* s = value(n.operands[1 + d], {});
+        s = is_unsigned_integer(in.aval.dtype) ? b_.CreateZExt(s, b_.getInt64Ty()) : b_.CreateSExtOrTrunc(s, b_.getInt64Ty());
+        s = b_.CreateSelect(b_.CreateICmpSLT(s, i64c(0)), i64c(0), s);
+        Value* hi = i64c(xs[d] - sizes[d]);
+        s = b_.CreateSelect(b_.CreateICmpSGT(s, hi), hi, s);
+        xi[d] = b_.CreateAdd(idx[d], s);
+      }
+      return value(n.operands[0], xi);
+    }
+    if (op == "concatenate") {
+      // Every operand at its clamped index, then the one whose range holds idx[dim] is selected.
+      const int64_t dim = n.params.get_int("dimension");
+      Value* result = nullptr;
+      int64_t offset = 0;
+      for (size_t k = 0; k < n.operands.size(); ++k) {
+        const int64_t size = operand_shape(static_cast<int>(k))[dim];
+        Idx xi = idx;
+        Value* local = offset == 0 ? idx[dim] : b_.CreateSub(idx[dim], i64c(offset));
+        local = b_.CreateSelect(b_.CreateICmpSLT(local, i64c(0)), i64c(0), local);
+        local = b_.CreateSelect(b_.CreateICmpSGT(local, i64c(size - 1)), i64c(size - 1), local);
+        xi[dim] = size == 1 ? i64c(0) : local;
+        Value* v = value(n.operands[k], xi);
+        result = result ? b_.CreateSelect(b_.CreateICmpSGE(idx[dim], i64c(offset)), v, result) : v;
+        offset += size;
+      }
+      return result;
+    }
     if (op == "iota") {
       Value* i = idx[n.params.get_int("dimension")];
       return convert(i, DType::int64, n.aval.dtype);
