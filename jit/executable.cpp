@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <exception>
+#include <functional>
 #include <sstream>
 
 #include "jit/passes.h"
@@ -313,7 +314,20 @@ void Executable::run_into(const void* const* in, void* const* out, void* arena) 
 
 std::string Executable::text() const {
   std::ostringstream os;
-  os << "# optimized jaxpr\n" << program.jaxpr << "\n\n# fusion plan\n" << program.report << "\n# LLVM IR\n";
+  os << "# optimized jaxpr\n" << program.jaxpr << "\n\n# fusion plan\n" << program.report;
+  // Compiled bodies of control flow.
+  std::function<void(const Executable&, const std::string&)> nested = [&](const Executable& e, const std::string& indent) {
+    for (auto& [index, cf] : e.control) {
+      for (size_t i = 0; i < cf.subs.size(); ++i) {
+        os << indent << "  step call " << index << ", compiled body " << i << ":\n";
+        std::istringstream lines(cf.subs[i]->program.report);
+        for (std::string line; std::getline(lines, line);) os << indent << "    " << line << "\n";
+        nested(*cf.subs[i], indent + "    ");
+      }
+    }
+  };
+  nested(*this, "");
+  os << "\n# LLVM IR\n";
   os << (ir.empty() ? "(not kept)\n" : ir);
   return os.str();
 }

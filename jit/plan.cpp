@@ -38,7 +38,8 @@ const std::set<std::string>& elementwise_names() {
 
 const std::set<std::string>& shape_names() {
   static const std::set<std::string> names = {"broadcast_in_dim", "reshape", "transpose", "squeeze", "iota",
-                                              "rev", "slice", "dynamic_slice", "concatenate"};
+                                              "rev", "slice", "dynamic_slice", "concatenate",
+                                              "dynamic_update_slice", "pad"};
   return names;
 }
 

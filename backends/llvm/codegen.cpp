@@ -408,6 +408,49 @@ class KernelEmitter {
       }
       return value(n.operands[0], xi);
     }
+    if (op == "dynamic_update_slice") {
+      // Inside the update's window: the update; elsewhere the operand.
+      const Shape& us = operand_shape(1);
+      const Shape& xs = operand_shape(0);
+      Value* inside = b_.getInt1(true);
+      Idx ui(idx.size());
+      for (size_t d = 0; d < idx.size(); ++d) {
+        const auto& in = k_.nodes[n.operands[2 + d]];
+        Value* s = value(n.operands[2 + d], {});
+        s = is_unsigned_integer(in.aval.dtype) ? b_.CreateZExt(s, b_.getInt64Ty()) : b_.CreateSExtOrTrunc(s, b_.getInt64Ty());
+        s = b_.CreateSelect(b_.CreateICmpSLT(s, i64c(0)), i64c(0), s);
+        Value* hi = i64c(xs[d] - us[d]);
+        s = b_.CreateSelect(b_.CreateICmpSGT(s, hi), hi, s);
+        Value* rel = b_.CreateSub(idx[d], s);
+        inside = b_.CreateAnd(inside, b_.CreateAnd(b_.CreateICmpSGE(rel, i64c(0)), b_.CreateICmpSLT(rel, i64c(us[d]))));
+        Value* c = b_.CreateSelect(b_.CreateICmpSLT(rel, i64c(0)), i64c(0), rel);
+        ui[d] = us[d] == 1 ? i64c(0) : b_.CreateSelect(b_.CreateICmpSGT(c, i64c(us[d] - 1)), i64c(us[d] - 1), c);
+      }
+      Value* u = value(n.operands[1], ui);
+      Value* x = value(n.operands[0], idx);
+      return b_.CreateSelect(inside, u, x);
+    }
+    if (op == "pad") {
+      // Output index i reads operand (i - lo) / (interior + 1) where that is a whole in-range index.
+      const auto& cfg = n.params.get_ints("padding_config");
+      const Shape& xs = operand_shape(0);
+      Value* inside = b_.getInt1(true);
+      Idx xi(idx.size());
+      for (size_t d = 0; d < idx.size(); ++d) {
+        const int64_t lo = cfg[3 * d], step = cfg[3 * d + 2] + 1;
+        Value* j = b_.CreateSub(idx[d], i64c(lo));
+        Value* ok = b_.CreateICmpSGE(j, i64c(0));
+        Value* jc = b_.CreateSelect(ok, j, i64c(0));
+        Value* q = step == 1 ? jc : b_.CreateUDiv(jc, i64c(step));
+        if (step != 1) ok = b_.CreateAnd(ok, b_.CreateICmpEQ(b_.CreateURem(jc, i64c(step)), i64c(0)));
+        ok = b_.CreateAnd(ok, b_.CreateICmpSLT(q, i64c(xs[d])));
+        inside = b_.CreateAnd(inside, ok);
+        xi[d] = xs[d] == 1 ? i64c(0) : b_.CreateSelect(b_.CreateICmpSLT(q, i64c(xs[d])), q, i64c(xs[d] - 1));
+      }
+      Value* x = value(n.operands[0], xi);
+      Value* pad = value(n.operands[1], {});
+      return b_.CreateSelect(inside, x, pad);
+    }
     if (op == "concatenate") {
       // Every operand at its clamped index, then the one whose range holds idx[dim] is selected.
       const int64_t dim = n.params.get_int("dimension");

@@ -173,9 +173,12 @@ TEST_CASE("jit: shape primitives inside fused loops (index maps) equal eager") {
     Array ds1 = lax::dynamic_slice(x, {Array(1), Array(-5), Array(2)}, {1, 2, 2});
     Array ds2 = lax::dynamic_slice(x, {Array(0), sum(x).astype(int32), Array(7)}, {2, 2, 3});
     Array c0 = concatenate({x, exp(x)}, 0), c2 = concatenate({x, x * 2.0, lax::slice(x, {0, 0, 0}, {2, 3, 1}, {1, 1, 1})}, 2);
+    // dynamic_update_slice (clamped starts) and pad (negative, positive and interior padding).
+    Array u1 = lax::dynamic_update_slice(x, exp(ds1), {Array(1), Array(2), Array(9)});
+    Array p1 = lax::pad(x, Array(0.5f), {{1, -1, 1}, {0, 2, 0}, {-1, 1, 2}});
     return std::tuple{exp(t) + 1.0, r * 2.0 + reshape(t, {6, 4}), b * b, s + 1.0, v - x, i * x, q * q,
                       reshape(exp(x), {4, 6}) + 1.0, transpose(exp(x), {1, 0, 2}) * 2.0, ds1 * 3.0, ds2 + 1.0,
-                      c0 - 1.0, sin(c2)};
+                      c0 - 1.0, sin(c2), u1 * 2.0, p1 + 1.0};
   };
   auto e = tree_leaves(f(x));
   auto c = tree_leaves(jit(f)(x));
