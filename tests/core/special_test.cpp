@@ -247,3 +247,16 @@ TEST_CASE("special functions: scipy names and the errors of the primitives") {
   CHECK_THROWS_WITH_AS(bind1(bessel_i0e_p, {array(std::vector<int32_t>{1})}), doctest::Contains("[bessel_i0e] needs a floating-point"),
                        DTypeError);
 }
+
+TEST_CASE("special functions: jit equals eager, with gradients") {
+  Array x = uniform({3, 5}, -0.9, 0.9, float64, 8);
+  auto f = [](const Array& v) {
+    return erfc(v) + erf_inv(v) * 2.0 + log_ndtr(v) + i0e(v * 4.0) - i1e(v) + scipy::logsumexp(v, {1}, v * v, true) +
+           scipy::multigammaln(v + 3.0, 2);
+  };
+  CHECK_ALLCLOSE(jit(f)(x), values(f(x)));
+  auto s = [&](const Array& v) { return sum(f(v)); };
+  CHECK_ALLCLOSE(jit(grad(s))(x), values(grad(s)(x)));
+  Array x32 = x.astype(float32);
+  CHECK_ALLCLOSE(jit(f)(x32), values(f(x32)));
+}
