@@ -3,10 +3,12 @@
 // causal MultiHeadAttention and MLP into pre-LayerNorm residual blocks, with readable parameter
 // paths ("block0.attn.wq"); jx::value_and_grad gives the loss and gradient of each step, and
 // jx::optim chains global-norm clipping with adamw under a warm-up + cosine learning-rate schedule.
-// It prints the unigram baseline (what character frequencies alone achieve), the train and
-// validation losses as they fall below it, and then text sampled from the trained model with
-// jx::random::categorical. Everything runs eagerly, so the model is kept small enough to learn in
-// a couple of minutes on a laptop CPU.
+// The training step is compiled with jx::jit, the params and optimizer state donated to it
+// (`jax.jit(train_step, donate_argnums=0)`), and so is the validation loss. It prints the
+// unigram baseline (what character frequencies alone achieve), the train and validation losses
+// as they fall below it, and then text sampled from the trained model with
+// jx::random::categorical. The model is kept small enough to learn in a couple of minutes on a
+// laptop CPU.
 //
 //   char_transformer [--seconds N] [--steps N] [--temperature T] [--seed S] [--prompt TEXT]
 //
@@ -97,6 +99,29 @@ struct CharTransformer {
   }
 };
 
+// Everything a training step changes. JX_TREE makes it a tree: jit takes it, returns it and
+// donates its buffers. `step` (int32, 0-d) drives the learning-rate schedule.
+struct TrainState {
+  Tree params;
+  Tree opt_state;
+  Array step;
+};
+JX_TREE(TrainState, params, opt_state, step)
+
+// Linear warm-up from 0 to `peak` over `warmup` steps, then cosine decay to `end` at `total`
+// (as optax.warmup_cosine_decay_schedule), from arrays: the step count comes from the state and
+// the schedule's length is an argument, so stretching it does not recompile the step.
+constexpr double kPeakLr = 3e-3, kEndLr = 3e-4;
+Array learning_rate(const Array& step, const Array& warmup, const Array& total) {
+  Array s = step.astype(jx::float32);
+  Array warm = kPeakLr * s / warmup;
+  Array decay_steps = total - warmup;
+  Array frac = jx::minimum(s - warmup, decay_steps) / decay_steps;
+  const double alpha = kEndLr / kPeakLr;
+  Array cosine = kPeakLr * ((1.0 - alpha) * 0.5 * (1.0 + jx::cos(3.14159265358979 * frac)) + alpha);
+  return jx::where(s < warmup, warm, cosine);
+}
+
 // Mean cross-entropy (nats per character) of predicting y [B, T] from x [B, T].
 Array loss_fn(const CharTransformer& model, const Tree& params, const Array& x, const Array& y) {
   return jx::mean(nn::softmax_cross_entropy_with_integer_labels(model.apply(params, x), y));
@@ -154,6 +179,10 @@ Options parse(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   const Options opt = parse(argc, argv);
+  // 0. One thread unless JX_NUM_THREADS says otherwise: at a batch of 32 x 64 characters the
+  //    kernels are small, and on a busy 2-core machine a second worker mostly waits for a core
+  //    (measured here under load: 258 ms/step on one thread, 2.8 s on two).
+  if (std::getenv("JX_NUM_THREADS") == nullptr) jx::set_num_threads(1);
 
   // 1. Read the text, build the character vocabulary, encode, split 90/10 into train/validation.
   const std::string path = std::string(JX_SAMPLES_DATA) + "/tinyshakespeare.txt";
@@ -197,32 +226,47 @@ int main(int argc, char** argv) {
   };
   const Array key = jx::random::key(opt.seed);
   const Array init_key = jx::random::fold_in(key, 0);
-  Tree params = model.init(init_key, make_batch(train, random_offsets(train, 1), context).first);
+  const Array example = make_batch(train, random_offsets(train, 1), context).first;
+  Tree params = model.init(init_key, example);
   std::printf("\n%s\n", nn::summary(params).c_str());
   std::printf("model: context %lld, d_model %lld, %lld heads, %lld blocks; batch %lld\n",
               static_cast<long long>(model.context), static_cast<long long>(model.d_model),
               static_cast<long long>(model.heads), static_cast<long long>(model.layers),
               static_cast<long long>(batch));
 
-  // 4. The training step: loss and gradient with jx::value_and_grad (traced once for this
-  //    signature, then evaluated), then the optimizer update. Data are arguments, not captures.
+  // 4. The training step: loss and gradient with jx::value_and_grad, the optimizer update, the
+  //    learning rate, compiled with jx::jit and with the state donated: the new params and
+  //    moments are written into the old ones' buffers. Everything that changes between steps
+  //    is an argument (jit bakes captured values in at the first trace): the batch, the state
+  //    with its step count, and the schedule's length (the budget below re-fits it as it goes).
+  //    adamw runs with learning rate 1 and the schedule scales its updates, which is adamw at
+  //    that rate (its weight decay is scaled by the learning rate too).
   auto loss_and_grad = jx::value_and_grad(
       [model](const Tree& p, const Array& x, const Array& y) { return loss_fn(model, p, x, y); });
-  auto make_optimizer = [](int64_t total_steps) {
+  // Weight decay on matrices only (not on LayerNorm scales, biases).
+  const auto optimizer = jx::optim::chain(
+      jx::optim::clip_by_global_norm(1.0),
+      jx::optim::adamw(1.0, 0.9, 0.99, 1e-8, 0.01, [](const Array& p) { return p.ndim() > 1; }));
+  auto compiled_step = jx::jit(
+      [&](const TrainState& s, const Array& x, const Array& y, const Array& warmup, const Array& total) {
+        auto [loss, grads] = loss_and_grad(s.params, x, y);
+        auto [updates, opt_state] = optimizer.update(grads, s.opt_state, s.params);
+        Array lr = learning_rate(s.step, warmup, total);
+        updates = jx::tree_map([&](const Array& u) { return u * lr; }, updates);
+        return std::pair{TrainState{jx::optim::apply_updates(s.params, updates), opt_state, s.step + 1}, loss};
+      },
+      {.donate_argnums = {0}});
+  // The schedule's warm-up and length for a run of total_steps, as 0-d float32 arrays.
+  auto schedule_args = [](int64_t total_steps) {
     const int64_t warmup = std::max<int64_t>(1, std::min<int64_t>(100, total_steps / 10));
-    auto lr = jx::optim::warmup_cosine_decay_schedule(0.0, 3e-3, warmup, std::max(total_steps, warmup + 1),
-                                                      3e-4);
-    // Weight decay on matrices only (not on LayerNorm scales, biases).
-    return jx::optim::chain(jx::optim::clip_by_global_norm(1.0),
-                            jx::optim::adamw(lr, 0.9, 0.99, 1e-8, 0.01,
-                                             [](const Array& p) { return p.ndim() > 1; }));
+    return std::pair{jx::scalar(static_cast<double>(warmup), jx::float32),
+                     jx::scalar(static_cast<double>(std::max(total_steps, warmup + 1)), jx::float32)};
   };
-  auto train_step = [&](const jx::optim::GradientTransformation& optimizer, Tree& p, Tree& state) {
+  auto train_step = [&](TrainState& s, int64_t total_steps) {
     auto [x, y] = make_batch(train, random_offsets(train, batch), context);
-    auto [loss, grads] = loss_and_grad(p, x, y);
-    auto [updates, new_state] = optimizer.update(grads, state, p);
-    p = jx::optim::apply_updates(p, updates);
-    state = std::move(new_state);
+    auto [warmup, total] = schedule_args(total_steps);
+    auto [next, loss] = compiled_step(s, x, y, warmup, total);
+    s = std::move(next);
     return loss.item<float>();
   };
 
@@ -236,33 +280,38 @@ int main(int argc, char** argv) {
     }
     val_batches.push_back(make_batch(val, o, context));
   }
+  auto compiled_loss = jx::jit([model](const Tree& p, const Array& x, const Array& y) { return loss_fn(model, p, x, y); });
   auto val_loss = [&](const Tree& p) {
     double s = 0;
-    for (const auto& [x, y] : val_batches) s += loss_fn(model, p, x, y).item<float>();
+    for (const auto& [x, y] : val_batches) s += compiled_loss(p, x, y).item<float>();
     return s / static_cast<double>(val_batches.size());
   };
 
-  // 5. Profile: time a few steps on a scratch copy of the state (the first one also traces the
-  //    loss), and one validation pass; from them, the number of steps that fits the budget.
+  // 5. Profile: time a few steps on a scratch state (its own buffers, made by init again: the
+  //    steps donate them; the first step also traces and compiles), and one validation pass
+  //    (the first also compiles); from them, the number of steps that fits the budget.
   const int eval_every = 100;
   double step_s = 0, eval_s = 0;
   {
-    auto optimizer = make_optimizer(1000);
-    Tree p = params, state = optimizer.init(params);
+    Tree p = model.init(init_key, example);
+    TrainState scratch{p, optimizer.init(p), jx::zeros({}, jx::int32)};
     auto t0 = Clock::now();
-    train_step(optimizer, p, state);
+    train_step(scratch, 1000);
     const double first_s = seconds_since(t0);
+    t0 = Clock::now();
+    val_loss(scratch.params);
+    const double first_eval_s = seconds_since(t0);
     const int reps = 3;
     t0 = Clock::now();
-    for (int i = 0; i < reps; ++i) train_step(optimizer, p, state);
+    for (int i = 0; i < reps; ++i) train_step(scratch, 1000);
     step_s = seconds_since(t0) / reps;
     t0 = Clock::now();
-    val_loss(p);
+    val_loss(scratch.params);
     eval_s = seconds_since(t0);
-    std::printf("profile: first step %.2f s (traces value_and_grad), then %.0f ms/step (%.0f characters/s); "
-                "validation pass %.0f ms (%lld characters)\n",
+    std::printf("profile: first step %.2f s (traces and compiles the step), then %.0f ms/step (%.0f characters/s); "
+                "validation pass %.0f ms (%lld characters; the first, compiling, %.2f s)\n",
                 first_s, 1e3 * step_s, static_cast<double>(batch * context) / step_s, 1e3 * eval_s,
-                static_cast<long long>(eval_batches * batch * context));
+                static_cast<long long>(eval_batches * batch * context), first_eval_s);
   }
   int64_t total_steps =
       opt.steps > 0 ? opt.steps
@@ -271,42 +320,45 @@ int main(int argc, char** argv) {
               opt.steps > 0 ? "--steps" : "fitted to --seconds");
 
   // 6. Train: log the running train loss, and every `eval_every` steps the validation loss. With a
-  //    time budget, each evaluation re-fits the step count to the pace measured so far (other
-  //    programs may share the cores) and rebuilds the optimizer with the stretched schedule; its
-  //    state carries over unchanged (same transformations, same tree). Stops at total_steps, or
-  //    early if the budget runs out anyway.
-  auto optimizer = make_optimizer(total_steps);
-  Tree opt_state = optimizer.init(params);
+  //    time budget, each log line re-fits the step count to the pace measured so far (other
+  //    programs may share the cores), which stretches the schedule: a new value of the `total`
+  //    argument, not a new trace. Stops at total_steps, or early if the budget runs out anyway.
+  //    `params` is donated by the first step; state.params is the model from then on.
+  TrainState state{params, optimizer.init(params), jx::zeros({}, jx::int32)};
   const auto start = Clock::now();
   double running = 0;
   int64_t in_running = 0, step = 0;
   const int log_every = 25;
   double final_val = 0;
   for (step = 1; step <= total_steps; ++step) {
-    running += train_step(optimizer, params, opt_state);
+    running += train_step(state, total_steps);
     ++in_running;
     const bool out_of_time = opt.steps == 0 && seconds_since(start) > opt.seconds * 1.1;
     const bool last = step == total_steps || out_of_time;
+    // With a time budget, every log line re-fits the step count to the pace so far (shown at
+    // the validation lines).
+    auto refit = [&](double elapsed, bool show) {
+      if (opt.steps != 0 || last) return;
+      const double pace = elapsed / static_cast<double>(step);
+      const int64_t steps = step + std::max<int64_t>(1, static_cast<int64_t>((opt.seconds - elapsed) / pace));
+      if (show) std::printf("  (%.0f ms/step: %lld steps)", 1e3 * pace, static_cast<long long>(steps));
+      total_steps = steps;
+    };
     if (step % eval_every == 0 || last) {
-      final_val = val_loss(params);
+      final_val = val_loss(state.params);
       const double elapsed = seconds_since(start);
       std::printf("step %5lld  train %.3f  val %.3f  %6.1f s", static_cast<long long>(step),
                   running / static_cast<double>(in_running), final_val, elapsed);
-      if (opt.steps == 0 && !last) {
-        const double pace = elapsed / static_cast<double>(step);
-        const int64_t refit = step + std::max<int64_t>(1, static_cast<int64_t>((opt.seconds - elapsed) / pace));
-        if (refit != total_steps) {
-          total_steps = refit;
-          optimizer = make_optimizer(total_steps);
-          std::printf("  (%.0f ms/step: now %lld steps)", 1e3 * pace, static_cast<long long>(total_steps));
-        }
-      }
+      refit(elapsed, true);
       std::printf("\n");
       running = 0;
       in_running = 0;
     } else if (step % log_every == 0) {
-      std::printf("step %5lld  train %.3f             %6.1f s\n", static_cast<long long>(step),
-                  running / static_cast<double>(in_running), seconds_since(start));
+      const double elapsed = seconds_since(start);
+      std::printf("step %5lld  train %.3f             %6.1f s", static_cast<long long>(step),
+                  running / static_cast<double>(in_running), elapsed);
+      refit(elapsed, false);
+      std::printf("\n");
       running = 0;
       in_running = 0;
     }
@@ -324,7 +376,14 @@ int main(int argc, char** argv) {
               baseline, baseline - final_val);
 
   // 7. Sample: feed the last `context` characters, draw the next one from softmax(logits / T)
-  //    with jx::random::categorical, append, repeat.
+  //    with jx::random::categorical, append, repeat. Compiled too, at one shape: the window is
+  //    always `context` long, padded on the right, and the position to read is an argument --
+  //    causal attention keeps the padding from reaching the positions before it.
+  auto draw = jx::jit([model](const Tree& p, const Array& window, const Array& position, const Array& draw_key,
+                              const Array& temperature) {
+    Array logits = model.apply(p, window)[0];  // [context, vocab]
+    return jx::random::categorical(draw_key, logits[position] / temperature);
+  });
   std::vector<int32_t> tokens;
   for (char c : opt.prompt) {
     int32_t id = index_of[static_cast<unsigned char>(c)];
@@ -332,15 +391,16 @@ int main(int argc, char** argv) {
   }
   if (tokens.empty()) tokens.push_back(index_of['\n']);
   const Array sample_key = jx::random::fold_in(key, 1);
+  const Array temperature = jx::scalar(opt.temperature, jx::float32);
   const auto t_sample = Clock::now();
   const int n_sample = 300;
   for (int i = 0; i < n_sample; ++i) {
     const size_t from = tokens.size() > static_cast<size_t>(context) ? tokens.size() - context : 0;
     std::vector<int32_t> window(tokens.begin() + from, tokens.end());
-    const auto t = static_cast<int64_t>(window.size());
-    Array logits = model.apply(params, jx::array(window, jx::Shape{1, t}));  // [1, t, vocab]
-    Array last = jx::reshape(jx::slice(logits, {0, t - 1, 0}, {1, t, vocab}), {vocab});
-    Array next = jx::random::categorical(jx::random::fold_in(sample_key, i), last / opt.temperature);
+    const auto t = static_cast<int32_t>(window.size());
+    window.resize(static_cast<size_t>(context), 0);
+    Array next = draw(state.params, jx::array(window, jx::Shape{1, context}), jx::scalar(t - 1, jx::int32),
+                      jx::random::fold_in(sample_key, i), temperature);
     tokens.push_back(next.item<int32_t>());
   }
   std::string sample;

@@ -3,7 +3,10 @@
 // It shows the stateful side of the module API: BatchNorm's running statistics are explicit
 // state that the train step returns next to the loss (value_and_grad with has_aux), Dropout
 // draws from an explicit key split off per step (jx::random::split), and testing runs in eval
-// mode (running statistics, no dropout). At the end the trained parameters and statistics go
+// mode (running statistics, no dropout). The train step is compiled with jx::jit and takes
+// everything that changes -- params, BatchNorm statistics, optimizer state, dropout key -- as
+// one donated argument, as `jax.jit(train_step, donate_argnums=0)` would: the new state is
+// written into the old state's buffers. At the end the trained parameters and statistics go
 // through a safetensors checkpoint (jx::nn::save / jx::nn::load) and the reloaded model is
 // evaluated again. It prints the per-epoch loss and test accuracy, the final accuracy, the
 // wall time, and exits non-zero below 98%.
@@ -51,6 +54,15 @@ struct Conv3x3 {
   }
 };
 
+// Everything a training step changes; JX_TREE makes it a tree that jit takes, returns and donates.
+struct TrainState {
+  Tree params;
+  Tree batch_stats;  // BatchNorm's running mean / variance
+  Tree opt_state;
+  Array key;  // the dropout key, split once per step
+};
+JX_TREE(TrainState, params, batch_stats, opt_state, key)
+
 }  // namespace
 
 int main() {
@@ -91,65 +103,76 @@ int main() {
   std::printf("model: conv32-bn-relu, conv64-bn-relu, maxpool 2, dropout 0.3, linear 10: %lld parameters\n",
               static_cast<long long>(nn::param_count(params)));
 
-  // 4. The loss in train mode returns BatchNorm's updated statistics as aux. Everything that
-  //    changes between steps -- params, state, the dropout key -- is an argument, because
-  //    value_and_grad traces the function once per signature and reuses the trace.
+  // 4. The loss in train mode returns BatchNorm's updated statistics as aux.
   auto loss_fn = [model](const Tree& p, const Tree& s, const Array& x, const Array& y, const Array& rng) {
     auto [logits, new_state] = model.apply(p, s, x, {.train = true, .rng = rng});
     return std::pair{jx::mean(nn::softmax_cross_entropy_with_integer_labels(logits, y)), new_state};
   };
   auto loss_and_grad = jx::value_and_grad(loss_fn, jx::has_aux);
 
-  // 5. Eval mode: running statistics, no dropout; the state is returned unchanged.
+  // 5. Eval mode: running statistics, no dropout; compiled, nothing donated.
+  auto accuracy = jx::jit([model](const Tree& p, const Tree& s, const Array& x, const Array& y) {
+    auto [logits, unused] = model.apply(p, s, x);
+    return nn::accuracy(logits, y);
+  });
   auto test_accuracy = [&](const Tree& p, const Tree& s) {
-    auto [logits, unused] = model.apply(p, s, test_x);
-    return static_cast<double>(nn::accuracy(logits, data.test.y).item<float>());
+    return static_cast<double>(accuracy(p, s, test_x, data.test.y).item<float>());
   };
 
-  // 6. Adam with a warm-up + cosine learning rate over all steps; shuffled minibatches.
+  // 6. Adam with a warm-up + cosine learning rate over all steps; shuffled minibatches. The
+  //    schedule reads the step count from the optimizer state, an array, so jit does not bake it in.
   nn::DataLoader<std::pair<Array, Array>> loader({train_x, data.train.y}, kBatch, {.shuffle = true, .seed = 1});
   const auto steps = static_cast<int64_t>(kEpochs * loader.size());
   auto opt = jx::optim::adam(jx::optim::warmup_cosine_decay_schedule(0.0, 3e-3, steps / 20, steps, 1e-5));
-  Tree opt_state = opt.init(params);
 
-  // 7. Train: per step, split a fresh dropout key off the running key, take the gradient, and
-  //    carry the new BatchNorm state forward.
+  // 7. The training step, compiled, with the whole state donated: split a fresh dropout key off
+  //    the running key, take the gradient, update the params, carry the new BatchNorm state
+  //    forward. jit traces it once per batch shape (the last batch of an epoch has 29 images:
+  //    two executables); the loss comes back as a 0-d array.
+  auto train_step = jx::jit(
+      [&](const TrainState& s, const Array& x, const Array& y) {
+        Array step_keys = jx::random::split(s.key, 2);
+        auto [loss_aux, grads] = loss_and_grad(s.params, s.batch_stats, x, y, step_keys[1]);
+        auto [updates, opt_state] = opt.update(grads, s.opt_state, s.params);
+        TrainState next{jx::optim::apply_updates(s.params, updates), loss_aux.second, opt_state, step_keys[0]};
+        return std::pair{next, loss_aux.first};
+      },
+      {.donate_argnums = {0}});
+  TrainState ts{params, state, opt.init(params), key};  // `params` and `state` are donated by the first step
+
+  // 8. Train.
   for (int epoch = 0; epoch < kEpochs; ++epoch) {
     auto t0 = std::chrono::steady_clock::now();
     double loss_sum = 0;
     int batches = 0;
     for (auto [x, y] : loader.epoch(epoch)) {
-      keys = jx::random::split(key, 2);
-      key = keys[0];
-      auto [loss_aux, grads] = loss_and_grad(params, state, x, y, keys[1]);
-      state = loss_aux.second;
-      auto [updates, next_opt_state] = opt.update(grads, opt_state, params);
-      params = jx::optim::apply_updates(params, updates);
-      opt_state = next_opt_state;
-      loss_sum += loss_aux.first.item<float>();
+      auto [next, loss] = train_step(ts, x, y);
+      ts = std::move(next);
+      loss_sum += loss.item<float>();
       ++batches;
     }
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("epoch %2d/%d  %.2fs  train loss %.4f  test accuracy %.4f\n", epoch + 1, kEpochs, seconds,
-                loss_sum / batches, test_accuracy(params, state));
+    std::printf("epoch %2d/%d  %.2fs%s  train loss %.4f  test accuracy %.4f\n", epoch + 1, kEpochs, seconds,
+                epoch == 0 ? " (compiles)" : "", loss_sum / batches, test_accuracy(ts.params, ts.batch_stats));
   }
-  double acc = test_accuracy(params, state);
+  double acc = test_accuracy(ts.params, ts.batch_stats);
   double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-  // 8. Checkpoint: write params and BatchNorm state to a safetensors file, read them back, and
+  // 9. Checkpoint: write params and BatchNorm state to a safetensors file, read them back, and
   //    evaluate the reloaded model.
   auto path = std::filesystem::temp_directory_path() / "jx_digits_cnn.safetensors";
-  nn::save(Tree{{"params", params}, {"batch_stats", state}}, path, {{"test_accuracy", std::to_string(acc)}});
+  nn::save(Tree{{"params", ts.params}, {"batch_stats", ts.batch_stats}}, path,
+           {{"test_accuracy", std::to_string(acc)}});
   Tree loaded = nn::load(path);
   double reloaded_acc = test_accuracy(loaded["params"], loaded["batch_stats"]);
   std::printf("checkpoint: %s, %lld parameters + %lld BatchNorm statistics, %lld bytes\n", path.string().c_str(),
-              static_cast<long long>(nn::param_count(params)), static_cast<long long>(nn::param_count(state)),
+              static_cast<long long>(nn::param_count(ts.params)), static_cast<long long>(nn::param_count(ts.batch_stats)),
               static_cast<long long>(std::filesystem::file_size(path)));
   std::printf("reloaded test accuracy: %.2f%%%s\n", 100.0 * reloaded_acc,
               reloaded_acc == acc ? " (same as before saving)" : " (DIFFERS from before saving)");
   std::filesystem::remove(path);
 
-  // 9. Report.
+  // 10. Report.
   std::printf("final test accuracy: %.2f%% (%d/%lld)\n", 100.0 * acc,
               static_cast<int>(acc * static_cast<double>(data.test.size()) + 0.5),
               static_cast<long long>(data.test.size()));

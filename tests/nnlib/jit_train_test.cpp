@@ -318,3 +318,48 @@ TEST_CASE("fit: a step that cannot be traced runs eagerly or says how to fix it"
     CHECK(!history.jitted);
   }
 }
+
+TEST_CASE("jit train step: BatchNorm statistics and a dropout key in the donated state") {
+  // As samples/digits_cnn: the step splits the key, draws the dropout mask, returns the new
+  // BatchNorm statistics and key. The same key gives the same mask compiled and eager.
+  // (BatchNorm after relu: right after the convolution it would cancel the bias, whose gradient
+  // would then be rounding noise that adam scales up to +-lr, differently compiled and eager.)
+  nn::Sequential model{nn::Conv2D(4, {3, 3}), nn::relu,         nn::BatchNorm(0.9), nn::MaxPool({2, 2}),
+                       nn::Flatten(),         nn::Dropout(0.3), nn::Linear(3)};
+  Array x = testing::uniform({8, 6, 6, 1}, -1, 1, float32, 21);
+  Array y = labels(8, 3, 22);
+  auto opt = optim::adam(1e-2);
+  auto step = [&](const Tree& p, const Tree& bs, const Tree& os, const Array& key) {
+    Array keys = random::split(key, 2);
+    auto loss_fn = [&](const Tree& q) {
+      auto [logits, stats] = model.apply(q, bs, x, {.train = true, .rng = keys[1]});
+      return std::pair{mean(nn::softmax_cross_entropy_with_integer_labels(logits, y)), stats};
+    };
+    auto [loss_stats, grads] = value_and_grad(loss_fn, has_aux)(p);
+    auto [updates, new_os] = opt.update(grads, os, p);
+    return std::tuple{optim::apply_updates(p, updates), loss_stats.second, new_os, keys[0], loss_stats.first};
+  };
+  auto [params, stats] = model.init_with_state(random::key(5), x);
+  Tree eager_p = params, eager_bs = stats, eager_os = opt.init(params);
+  Array eager_key = random::key(6);
+  auto copy = [](const auto& t) { return tree_map(nn::detail::copy_array, t); };
+  Tree p = copy(params), bs = copy(stats), os = copy(eager_os);
+  Array key = random::key(6);
+  auto jstep = jit(step, {.donate_argnums = {0, 1, 2, 3}});
+  for (int i = 0; i < 3; ++i) {
+    CAPTURE(i);
+    auto [ep, ebs, eos, ekey, eloss] = step(eager_p, eager_bs, eager_os, eager_key);
+    auto [cp, cbs, cos_, ckey, closs] = jstep(p, bs, os, key);
+    CHECK(key.impl().deleted());
+    eager_p = ep, eager_bs = ebs, eager_os = eos, eager_key = ekey;
+    p = cp, bs = cbs, os = cos_, key = ckey;
+    CHECK(key.to_vector<uint32_t>() == eager_key.to_vector<uint32_t>());
+    CHECK(testing::mismatch(closs, testing::values(eloss), 1e-4, 1e-6) == "");
+    auto el = tree_leaves(std::tuple{eager_p, eager_bs, eager_os}), cl = tree_leaves(std::tuple{p, bs, os});
+    REQUIRE(el.size() == cl.size());
+    for (size_t k = 0; k < el.size(); ++k) {
+      CAPTURE(k);
+      CHECK(testing::mismatch(cl[k], testing::values(el[k]), 1e-4, 1e-6) == "");
+    }
+  }
+}
