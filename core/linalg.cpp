@@ -101,7 +101,7 @@ double epsilon(DType dtype) {
 Array lu_solve(const Array& a, const Array& b) {
   auto f = jx::bind(lu_p, std::vector<Array>{a});
   const Array &lu = f[0], &perm = f[2];
-  Array pb = take_along_axis(b, expand_dims(perm, {-1}), -2);  // rows of b in pivot order
+  Array pb = detail::permute_rows(b, perm);  // rows of b in pivot order
   Array y = tsolve(lu, pb, true, /*lower=*/true, false, /*unit_diagonal=*/true);
   return tsolve(lu, y, true, /*lower=*/false, false, false);
 }

@@ -5,6 +5,7 @@
 #include "core/prims/linalg.h"
 
 #include <algorithm>
+#include <limits>
 #include <numeric>
 
 #include "core/ops.h"
@@ -188,9 +189,7 @@ std::vector<Array> lu_jvp(std::span<const Array> primals, std::span<const Array>
   const Array& lu = outputs[0];
   const Array& perm = outputs[2];
   const int64_t m = a.shape()[a.ndim() - 2], n = a.shape()[a.ndim() - 1], k = std::min(m, n);
-  // P dA: rows of dA in the order of the permutation, as a one-hot matmul.
-  Array onehot = equal(expand_dims(perm, {-1}), lax::iota(DType::int32, {m}, 0)).astype(a.dtype());
-  Array x = matmul(onehot, tangents[0]);
+  Array x = detail::permute_rows(tangents[0], perm);  // P dA
   Array l = tril_m(block(lu, 0, m, 0, k), -1);
   if (m > k) l = pad2(l, {0, 0}, {0, m - k});
   l = l + eye_like(m, a);
@@ -330,6 +329,26 @@ Array tril_constant_mask(const Array& x, int64_t k) {
 Array triu_constant_mask(const Array& x, int64_t k) {
   const int64_t nd = x.ndim();
   return where(tri_mask_constant(x.shape()[nd - 2], x.shape()[nd - 1], k, false), x, Array(0.0));
+}
+
+Array permute_rows(const Array& x, const Array& perm) {
+  const int64_t nd = x.ndim(), m = x.shape()[nd - 2], c = x.shape()[nd - 1], r = perm.shape().back();
+  if (nd == 2) return take(x, perm, 0);
+  const Shape batch(x.shape().begin(), x.shape().end() - 2);
+  const int64_t b = shape_size(batch);
+  // Row i of matrix j is row j * m + i of the flattened stack; the offsets are a host constant.
+  auto offsets = [&](auto zero) {
+    std::vector<decltype(zero)> v(static_cast<size_t>(b));
+    for (int64_t j = 0; j < b; ++j) v[static_cast<size_t>(j)] = static_cast<decltype(zero)>(j * m);
+    return array(v, Shape{b, 1});
+  };
+  Array p = reshape(perm, {b, r});
+  Array index = b * m > std::numeric_limits<int32_t>::max() ? p.astype(DType::int64) + offsets(int64_t{0})
+                                                            : p + offsets(int32_t{0});
+  Array rows = take(reshape(x, {b * m, c}), reshape(index, {b * r}), 0);
+  Shape out = batch;
+  out.insert(out.end(), {r, c});
+  return reshape(rows, out);
 }
 
 }  // namespace detail

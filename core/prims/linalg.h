@@ -49,6 +49,9 @@ Array tri_mask_constant(int64_t rows, int64_t cols, int64_t k, bool lower);
 /// x with the entries outside tril(k) / triu(k) of its last two dims set to zero.
 Array tril_constant_mask(const Array& x, int64_t k = 0);
 Array triu_constant_mask(const Array& x, int64_t k = 0);
+/// x[..., perm[..., i], :] for x [..., m, c] and int32 perm [..., r] with the same batch dims: one
+/// gather of whole rows over the flattened batch.
+Array permute_rows(const Array& x, const Array& perm);
 }  // namespace detail
 
 }  // namespace jx

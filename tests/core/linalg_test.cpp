@@ -467,16 +467,15 @@ TEST_CASE("jit: compiled linalg routines equal eager, and so do their gradients 
   same(jit(chol)(a), chol(a));
   auto tri = [](const Array& l, const Array& y) { return linalg::triangular_solve(l, y, {.lower = true, .transpose_a = true}); };
   same(jit(tri)(a, b), tri(a, b));
-  // TODO(linalg): solve and inv of a batch under jit once jit/plan.cpp's add_group stops reading
-  // inputs[0] of a lone iota (a zero-input equation; it crashes on the batched row gather).
-  // Until then: one matrix, and a batch through vmap(jit).
   auto slv = [](const Array& x, const Array& y) { return linalg::solve(x, y); };
+  same(jit(slv)(a, b), slv(a, b));
   same(jit(slv)(a[0], b[0]), slv(a[0], b[0]));
   auto dets = [](const Array& x) { return linalg::det(x) + linalg::slogdet(x).second; };
   same(jit(dets)(a), dets(a));
   auto inv = [](const Array& x) { return linalg::inv(x); };
-  same(jit(inv)(a[0]), inv(a[0]));
+  same(jit(inv)(a), inv(a));
   same(vmap(jit(inv))(a), inv(a));
+  same(jit(vmap(inv))(a), inv(a));
   same(vmap(jit(slv))(a, b), slv(a, b));
   same(jit([](const Array& x) { return linalg::eigh(x).first; })(a), linalg::eigh(a).first);
   same(jit([](const Array& x) { return abs(linalg::eigh(x).second); })(a), abs(linalg::eigh(a).second));
