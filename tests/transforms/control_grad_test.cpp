@@ -162,6 +162,42 @@ TEST_CASE("scan: gradient of a cumulative product against the closed form") {
   CHECK_ALLCLOSE(g, ref);
 }
 
+TEST_CASE("scan: a carry whose tangent starts at zero, integer xs, zero length, and Hessians") {
+  // The carry starts as a constant; it depends on w only after the first step (the JVP's fixpoint).
+  auto f = [](const Array& w, const Array& xs) {
+    return lax::scan([&](const Array& c, const Array& x) { return std::pair{c * cos(w) + w * x, c}; }, zeros({3}, float64), xs);
+  };
+  Array w = f64({0.3, -0.8, 1.1}), xs = testing::uniform({6, 3}, -1, 1, float64, 21);
+  testing::check_grads([&](const std::vector<Array>& a) { return concatenate({f(a[0], a[1]).first, reshape(f(a[0], a[1]).second, {-1})}); },
+                       {w, xs}, 2);
+  // Integer xs index a captured float table; the gradient reaches the table.
+  Array table = f64({1.0, 2.0, 3.0, 4.0});
+  Array idx = array(std::vector<int32_t>{3, 0, 0, 2});
+  auto g = [&](const Array& t) {
+    return lax::scan([&](const Array& c, const Array& i) { return std::pair{c * 0.5 + t[i] * t[i], i}; }, scalar(0.0, float64), idx).first;
+  };
+  // c = sum_k 0.5^(3-k) t[idx_k]^2 -> d/dt[j] = sum over k with idx_k = j of 2 t[j] 0.5^(3-k).
+  CHECK_ALLCLOSE(grad(g)(table), std::vector<double>{2 * 1.0 * (0.25 + 0.5), 0.0, 2 * 3.0 * 1.0, 2 * 4.0 * 0.125});
+  // Zero iterations: the carry passes through (identity Jacobian), ys are empty.
+  auto z = [](const Array& c) {
+    return sum(lax::scan([](const Array& c, const Array& x) { return std::pair{sin(c) * x, c}; }, c, zeros({0, 2}, float64)).first);
+  };
+  CHECK_ALLCLOSE(grad(z)(f64({0.5, 2.0})), std::vector<double>{1.0, 1.0});
+  // Hessians: forward over reverse equals reverse over forward, and the symmetric finite-difference one.
+  auto h = [&](const Array& v) { return sum(f(v, xs).first * f(v, xs).first); };
+  Array H = hessian(h)(w), H2 = jacrev(jacfwd(h))(w);
+  CHECK_ALLCLOSE_TOL(H, testing::values(H2), 1e-10, 1e-10);
+  CHECK_ALLCLOSE_TOL(H, testing::values(transpose(H)), 1e-10, 1e-10);
+  std::vector<double> hfd;
+  for (int i = 0; i < 3; ++i) {
+    std::vector<double> e(3, 0.0);
+    e[i] = 1e-5;
+    Array gp = grad(h)(w + f64(e)), gm = grad(h)(w - f64(e));
+    for (double d : testing::values((gp - gm) / 2e-5)) hfd.push_back(d);
+  }
+  CHECK_ALLCLOSE_TOL(H, hfd, 1e-6, 1e-6);
+}
+
 TEST_CASE("scan: linearize and vjp with cotangents on the carry and on the ys") {
   auto f = [](const Array& c0, const Array& xs) {
     return lax::scan([](const Array& c, const Array& x) { return std::pair{sin(c) * x, c * c}; }, c0, xs);

@@ -86,6 +86,9 @@ TEST_CASE("vmap(while_loop): a batched predicate runs until every lane is done; 
   Array x0 = testing::uniform({4, 2}, 0.1, 1, float64, 5), limits = f64({3.0, 50.0, 0.0, 400.0});
   testing::check_vmap(f, {x0, limits, scalar(2.0, float64)}, {0, 0, std::nullopt});
   testing::check_vmap(f, {x0[0], limits, scalar(2.0, float64)}, {std::nullopt, 0, std::nullopt});
+  // Forward mode through the batched-predicate loop (a select per lane) matches finite differences.
+  testing::check_jvp([&](const std::vector<Array>& a) { return vmap([&](const Array& x, const Array& l) { return f({x, l, a[1]}); })(a[0], limits); },
+                     {x0, scalar(2.0, float64)});
   // Unbatched predicate, batched carry: the loop count is shared.
   testing::VecFnV g = [](const std::vector<Array>& a) {
     return lax::while_loop([](const std::pair<Array, Array>& s) { return s.second < 4; },
