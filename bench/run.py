@@ -49,6 +49,9 @@ FIGURES = [
     ("W8", "us_per_gradient", "µs", "<=", 1.0),
 ]
 
+LABELS = {"ms": "ms per call", "us_per_call": "µs per call", "us_per_integration": "µs per integration",
+          "us_per_gradient": "µs per gradient", "compile_ms": "compile ms"}
+
 # Arithmetic per step, from WORKLOADS.md (for the floor column: GFLOP / measured sgemm rate).
 GFLOP = {"W3": 2.45, "W7": 1.5}
 W2_BYTES = 3 * 4 * (16 << 20)
@@ -321,16 +324,25 @@ def load_text(results, w):
     return f"{res['load']:.1f}" if res and "load" in res else "—"
 
 
-def write_report(path, info, limits, results, rows, runner, started, finished, loads):
+def write_report(path, run):
+    info, limits, results, rows = run["machine"], run["limits"], run["results"], run["rows"]
+    st, loads = run["settings"], run["loads"]
     L = []
     L.append("# jx vs JAX: benchmark results")
     L.append("")
-    L.append(f"Written by `scripts/bench.sh` on {finished} ({(time.time() - started) / 60:.1f} min). "
+    L.append(f"Written by `scripts/bench.sh` on {run['finished']} ({run['minutes']:.1f} min). "
              "Workloads: `../shared/bench/WORKLOADS.md`; programs: `bench/w*.cpp` (jx) and "
              "`bench/jax/workloads.py` (JAX); driver: `bench/run.py`.")
-    if runner.args.smoke:
+    if st["smoke"]:
         L.append("")
         L.append("**Smoke run (tiny sizes): these figures mean nothing.**")
+    busy = max(loads) > info["cores"] + 0.5
+    if busy:
+        L.append("")
+        L.append(f"**The machine was busy during this run** (1-minute load average {loads[0]:.1f} at the start, "
+                 f"{loads[1]:.1f} at the end, on {info['cores']} cores): other processes competed for the cores, so "
+                 "the absolute figures, and the limits measured below, are far from what an idle machine gives, and "
+                 "the ratios say more about how each system copes with contended cores than about its speed.")
     L.append("")
     L.append("## Machine")
     L.append("")
@@ -341,14 +353,14 @@ def write_report(path, info, limits, results, rows, runner, started, finished, l
     L.append(f"- jx commit {info['jx_commit']} ({info['jx_commit_date']}), {info['compiler']}, LLVM {info['llvm']}"
              + (f", oneDNN {limits['extra'].get('onednn')}" if limits.get("status") == "ok" else ""))
     L.append(f"- JAX {info['jax']} / jaxlib {info['jaxlib']} (CPU, from PyPI), Python {info['python']}, Linux {info['kernel']}")
-    L.append(f"- Threads: both systems use all {runner.threads} cores. jx: `JX_NUM_THREADS={runner.threads}` and "
-             f"`OMP_NUM_THREADS={runner.threads}` (jx's kernels and oneDNN share one OpenMP pool). JAX: XLA's CPU "
+    L.append(f"- Threads: both systems use all {st['threads']} cores. jx: `JX_NUM_THREADS={st['threads']}` and "
+             f"`OMP_NUM_THREADS={st['threads']}` (jx's kernels and oneDNN share one OpenMP pool). JAX: XLA's CPU "
              "client sizes its thread pool to the cores the process may use (all of them); no `XLA_FLAGS` are set, "
              "`JAX_PLATFORMS=cpu`, default float32.")
-    L.append(f"- Method: each workload runs in up to {plural(runner.args.rounds, 'round')} of one jx process and one "
+    L.append(f"- Method: each workload runs in up to {plural(st['rounds'], 'round')} of one jx process and one "
              "JAX process, alternating which goes first; a system whose processes have taken more than "
-             f"{runner.args.budget:.0f} s on a workload runs no further rounds once it has 10 samples (the samples "
-             f"column says how many it got). W5 runs {plural(runner.args.compile_rounds, 'round')} of fresh processes, "
+             f"{st['budget']:.0f} s on a workload runs no further rounds once it has 10 samples (the samples "
+             f"column says how many it got). W5 runs {plural(st['compile_rounds'], 'round')} of fresh processes, "
              "jx without an on-disk object cache (`JX_CACHE_DIR` unset), as JAX has none by default. Each process "
              "warms up (3 calls), then times its samples, forcing every result ready; the figure is the median of all "
              "samples of all rounds. Microsecond workloads time each sample as the mean of a batch of calls (W1: up "
@@ -362,6 +374,8 @@ def write_report(path, info, limits, results, rows, runner, started, finished, l
                  f"**{f['triad_gbs']:.1f} GB/s** (W2 floor {W2_BYTES / (f['triad_gbs'] * 1e9) * 1e3:.2f} ms)")
         L.append(f"- oneDNN sgemm 2048³: **{f['sgemm_gflops']:.0f} GFLOP/s** (W3 floor {GFLOP['W3'] / f['sgemm_gflops'] * 1e3:.2f} ms "
                  f"for {GFLOP['W3']} GFLOP, W7 floor {GFLOP['W7'] / f['sgemm_gflops'] * 1e3:.2f} ms for {GFLOP['W7']} GFLOP)")
+        L.append("- For orientation (WORKLOADS.md, an idle 2-core AVX-512 machine of this kind): triad ≈ 44–48 GB/s, "
+                 "sgemm ≈ 460 GFLOP/s.")
     else:
         L.append(f"- not measured: {limits.get('reason')}")
     L.append("")
@@ -376,7 +390,7 @@ def write_report(path, info, limits, results, rows, runner, started, finished, l
     for row in rows:
         w, fig, unit = row["workload"], row["figure"], row["unit"]
         target = (f"≥ {row['target']} of triad" if row["op"] == "frac>=" else f"≤ {row['target']}")
-        name = fig.replace("_", " ")
+        name = LABELS.get(fig, fig.replace("_", " "))
         if row["state"] != "ok":
             state = "**pending**" if row["state"] == "pending" else f"**{row['state']}**"
             L.append(f"| {w} | {name} | {fmt(row.get('jx'), unit) if row.get('jx') is not None else state} | "
@@ -450,7 +464,7 @@ def write_chart(path, rows, limits, title):
 
     time_rows = [r for r in rows if r["op"] != "frac>="]
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 5.5), gridspec_kw={"width_ratios": [3, 1]})
-    labels = [f"{r['workload']} {r['figure'].replace('_', ' ')}" for r in time_rows]
+    labels = [f"{r['workload']} {LABELS.get(r['figure'], r['figure'].replace('_', ' '))}" for r in time_rows]
     ys = list(range(len(time_rows)))[::-1]
     for y, r in zip(ys, time_rows):
         if r["state"] == "ok" and r.get("ratio"):
@@ -491,6 +505,21 @@ def write_chart(path, rows, limits, title):
     plt.close(fig)
 
 
+def render(run, out):
+    """Writes latest.md and ratios.png of a run (the dict saved in latest.json); returns the rows."""
+    rows = evaluate(run["results"], run["limits"])
+    run["rows"] = rows
+    write_report(os.path.join(out, "latest.md"), run)
+    info = run["machine"]
+    title = f"jx {info['jx_commit']} vs JAX {info['jax']} on {info['cpu']} ({info['cores']} cores), {run['finished']}"
+    if run["settings"]["smoke"]:
+        title += " (SMOKE RUN: meaningless figures)"
+    if max(run["loads"]) > info["cores"] + 0.5:
+        title += f"\nbusy machine: load average {max(run['loads']):.1f} on {info['cores']} cores"
+    write_chart(os.path.join(out, "ratios.png"), rows, run["limits"], title)
+    return rows
+
+
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
@@ -504,7 +533,15 @@ def main(argv):
                     help="seconds per system and workload after which no further rounds start once it has "
                          "10 samples (default 40)")
     ap.add_argument("--smoke", action="store_true", help="tiny sizes everywhere (tests the driver only)")
+    ap.add_argument("--render", metavar="JSON", help="only rewrite latest.md and ratios.png in --out from a saved "
+                                                     "latest.json")
     args = ap.parse_args(argv)
+    if args.render:
+        with open(args.render) as f:
+            run = json.load(f)
+        os.makedirs(args.out, exist_ok=True)
+        render(run, args.out)
+        return 0
     args.rounds = max(1, args.rounds)
     args.compile_rounds = max(1, args.compile_rounds)
     args.limit_rounds = max(1, args.limit_rounds)
@@ -528,20 +565,22 @@ def main(argv):
         load = os.getloadavg()[0]
         results[w] = runner.workload(w, prog)
         results[w]["load"] = load
-    rows = evaluate(results, limits)
     load1 = os.getloadavg()[0]
-    finished = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    run = {
+        "machine": info,
+        "limits": limits,
+        "results": results,
+        "settings": {"rounds": args.rounds, "compile_rounds": args.compile_rounds, "budget": args.budget,
+                     "threads": runner.threads, "smoke": args.smoke},
+        "loads": [load0, load1],
+        "finished": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
+        "minutes": (time.time() - started) / 60,
+    }
     os.makedirs(args.out, exist_ok=True)
-    md = os.path.join(args.out, "latest.md")
-    write_report(md, info, limits, results, rows, runner, started, finished, (load0, load1))
     with open(os.path.join(args.out, "latest.json"), "w") as f:
-        json.dump({"machine": info, "limits": limits, "results": results, "rows": rows, "smoke": args.smoke,
-                   "finished": finished}, f, indent=1)
-    title = f"jx {info['jx_commit']} vs JAX {info['jax']} on {info['cpu']} ({info['cores']} cores), {finished}"
-    if args.smoke:
-        title += " (SMOKE RUN: meaningless figures)"
-    write_chart(os.path.join(args.out, "ratios.png"), rows, limits, title)
-    log(f"wrote {md}, latest.json and ratios.png ({(time.time() - started) / 60:.1f} min)")
+        json.dump(run, f, indent=1)
+    rows = render(run, args.out)
+    log(f"wrote {args.out}/latest.md, latest.json and ratios.png ({run['minutes']:.1f} min)")
     for r in rows:
         if r["state"] == "ok":
             extra = f", jx {r['jx_frac']:.2f} of triad" if "jx_frac" in r else ""
