@@ -280,7 +280,8 @@ int main(int argc, char** argv) {
     }
     val_batches.push_back(make_batch(val, o, context));
   }
-  auto compiled_loss = jx::jit([model](const Tree& p, const Array& x, const Array& y) { return loss_fn(model, p, x, y); });
+  auto compiled_loss =
+      jx::jit([model](const Tree& p, const Array& x, const Array& y) { return loss_fn(model, p, x, y); });
   auto val_loss = [&](const Tree& p) {
     double s = 0;
     for (const auto& [x, y] : val_batches) s += compiled_loss(p, x, y).item<float>();

@@ -166,7 +166,8 @@ int main() {
   Tree loaded = nn::load(path);
   double reloaded_acc = test_accuracy(loaded["params"], loaded["batch_stats"]);
   std::printf("checkpoint: %s, %lld parameters + %lld BatchNorm statistics, %lld bytes\n", path.string().c_str(),
-              static_cast<long long>(nn::param_count(ts.params)), static_cast<long long>(nn::param_count(ts.batch_stats)),
+              static_cast<long long>(nn::param_count(ts.params)),
+              static_cast<long long>(nn::param_count(ts.batch_stats)),
               static_cast<long long>(std::filesystem::file_size(path)));
   std::printf("reloaded test accuracy: %.2f%%%s\n", 100.0 * reloaded_acc,
               reloaded_acc == acc ? " (same as before saving)" : " (DIFFERS from before saving)");

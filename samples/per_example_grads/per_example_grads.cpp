@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <random>
 #include <utility>
 #include <vector>
@@ -80,6 +81,10 @@ double median_ms(F&& f, int reps) {
 }  // namespace
 
 int main() {
+  // 0. One thread unless JX_NUM_THREADS says otherwise: the kernels are small, and on a busy
+  //    2-core machine a second worker mostly waits for a core.
+  if (std::getenv("JX_NUM_THREADS") == nullptr) jx::set_num_threads(1);
+
   // 1. A 64-128-10 MLP and a batch of 128 synthetic examples.
   const int batch = 128, in = 64, hidden = 128, classes = 10;
   const double clip = 10.0;
@@ -153,7 +158,7 @@ int main() {
   //    optimizer. Compiled with jx::jit; the state (params, momentum, noise key) is donated, so
   //    the new state reuses its buffers. The noise key is part of the state, not a capture:
   //    jit would bake a captured key in, and every step would draw the same noise.
-  auto opt = jx::optim::sgd(0.2, 0.9);
+  auto opt = jx::optim::sgd(0.05, 0.9);
   auto dp_step = [&](const DpState& s, const Array& x, const Array& y) {
     Tree g = per_example_grad(s.params, x, y);
     Tree mean_clipped = clipped_mean(g, per_example_norms(g), dp_clip);
@@ -161,7 +166,9 @@ int main() {
     Array keys = jx::random::split(s.key, 5);  // keys[0] carries on; one per parameter leaf
     int leaf = 0;
     Tree noisy = jx::tree_map(
-        [&](const Array& m) { return m + (noise_multiplier * dp_clip / b) * jx::random::normal(keys[++leaf], m.shape()); },
+        [&](const Array& m) {
+          return m + (noise_multiplier * dp_clip / b) * jx::random::normal(keys[++leaf], m.shape());
+        },
         mean_clipped);
     auto [updates, opt_state] = opt.update(noisy, s.opt_state, s.params);
     return DpState{jx::optim::apply_updates(s.params, updates), opt_state, keys[0]};
@@ -174,7 +181,7 @@ int main() {
                      jx::nn::accuracy(logits, y)};
   });
 
-  // 7. Train for 16 epochs of 8 shuffled batches of 128 (the noise is what makes it private;
+  // 7. Train for 40 epochs of 8 shuffled batches of 128 (the noise is what makes it private;
   //    the accountant that turns noise_multiplier into (epsilon, delta) is not shown here).
   //    `params` is donated by the first step: state.params is the model from then on.
   DpState state{params, opt.init(params), jx::random::key(0)};
@@ -184,7 +191,7 @@ int main() {
   jx::nn::DataLoader<std::pair<Array, Array>> loader({train_x, train_y}, batch, {.shuffle = true, .seed = 1});
   auto t_train = std::chrono::steady_clock::now();
   int steps = 0;
-  for (int epoch = 0; epoch < 16; ++epoch) {
+  for (int epoch = 0; epoch < 40; ++epoch) {
     for (auto [x, y] : loader.epoch(epoch)) {
       state = dp_step_jit(state, x, y);
       ++steps;

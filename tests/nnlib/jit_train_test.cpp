@@ -1,8 +1,9 @@
 // nnlib + jit: training steps compiled with jx::jit, params and optimizer state donated (as
 // `jax.jit(step, donate_argnums=0)`). The compiled step equals the eager one for an MLP and a
 // small CNN under every optimizer (schedules read the step count from the optimizer state, so
-// jit does not bake it in); donation reuses the old buffers and deletes the old state; nn::fit
-// compiles its step once per batch signature; a compiled run learns.
+// jit does not bake it in) and with BatchNorm statistics and a dropout key in the state;
+// donation reuses the old buffers and deletes the old state; nn::fit compiles its step once per
+// batch signature; a compiled run learns.
 #include <map>
 #include <set>
 #include <sstream>
@@ -45,8 +46,9 @@ std::vector<Case> optimizers() {
       {"rmsprop centered momentum", optim::rmsprop(1e-2, 0.9, 1e-8, 0.0, /*centered=*/true, 0.9)},
       {"adagrad", optim::adagrad(0.1)},
       {"lion", optim::lion(1e-3)},
-      {"clip + adam piecewise", optim::chain(optim::clip_by_global_norm(0.5),
-                                             optim::adam(optim::piecewise_constant_schedule(1e-2, {{1, 0.5}, {3, 0.1}})))},
+      {"clip + adam piecewise",
+       optim::chain(optim::clip_by_global_norm(0.5),
+                    optim::adam(optim::piecewise_constant_schedule(1e-2, {{1, 0.5}, {3, 0.1}})))},
   };
 }
 
@@ -292,7 +294,9 @@ TEST_CASE("fit: a step that cannot be traced runs eagerly or says how to fix it"
   Array x = testing::uniform({8, 3}, -1, 1, float32, 13);
   Tree params{{"w", zeros({3})}};
   std::vector<Tree> batches{Tree{{"x", x}}};
-  auto loss_fn = [](const Tree& p, const Tree& b) { return mean(square(matmul(b["x"].array(), p["w"].array()) - 1.0)); };
+  auto loss_fn = [](const Tree& p, const Tree& b) {
+    return mean(square(matmul(b["x"].array(), p["w"].array()) - 1.0));
+  };
   SUBCASE("metrics as C++ numbers: the step runs eagerly") {
     auto step = [&](const Tree& p, const Tree& b) {
       auto [loss, g] = value_and_grad(loss_fn)(p, b);
