@@ -6,6 +6,8 @@
 
 #include <chrono>
 #include <exception>
+#include <optional>
+#include <set>
 #include <functional>
 #include <sstream>
 
@@ -70,6 +72,25 @@ struct LoopStorage {
 
 size_t aval_bytes(const AbstractValue& a) { return static_cast<size_t>(a.size()) * itemsize(a.dtype); }
 
+// The hoisted loop invariants, computed once from the loop's invariant inputs.
+struct HoistedValues {
+  std::shared_ptr<Buffer> buffer;
+  std::vector<const void*> ptrs;
+  HoistedValues(const ControlFlow& cf, const std::vector<const void*>& invariant_inputs) {
+    if (!cf.pre) return;
+    const Executable& pre = *cf.pre;
+    auto round = [](size_t n) { return (n + 63) / 64 * 64; };
+    size_t total = static_cast<size_t>(pre.program.arena_bytes);
+    for (auto& a : pre.out_avals) total += round(aval_bytes(a));
+    buffer = std::make_shared<Buffer>(std::max<size_t>(total, 64), Device{});
+    char* p = static_cast<char*>(buffer->data());
+    std::vector<void*> outs;
+    for (auto& a : pre.out_avals) outs.push_back(p), p += round(aval_bytes(a));
+    pre.run_into(invariant_inputs.data(), outs.data(), pre.program.arena_bytes ? p : nullptr);
+    ptrs.assign(outs.begin(), outs.end());
+  }
+};
+
 void run_control(const ControlFlow& cf, std::vector<const void*> ins, const std::vector<void*>& outs) {
   switch (cf.kind) {
     case ControlFlow::Kind::cond: {
@@ -82,7 +103,9 @@ void run_control(const ControlFlow& cf, std::vector<const void*> ins, const std:
     }
     case ControlFlow::Kind::scan: {
       const Executable& body = *cf.subs[0];
-      const size_t nc = cf.num_consts, nk = cf.num_carry, nx = ins.size() - nc - nk, ny = outs.size() - nk;
+      HoistedValues hv(cf, std::vector<const void*>(ins.begin(), ins.begin() + cf.num_consts));
+      ins.insert(ins.begin() + cf.num_consts, hv.ptrs.begin(), hv.ptrs.end());
+      const size_t nc = cf.num_consts + cf.num_hoisted, nk = cf.num_carry, nx = ins.size() - nc - nk, ny = outs.size() - nk;
       std::vector<size_t> carry_bytes, x_bytes, y_bytes;
       for (size_t k = 0; k < nk; ++k) carry_bytes.push_back(aval_bytes(body.in_avals[nc + k]));
       for (size_t j = 0; j < nx; ++j) x_bytes.push_back(aval_bytes(body.in_avals[nc + nk + j]));
@@ -107,7 +130,9 @@ void run_control(const ControlFlow& cf, std::vector<const void*> ins, const std:
     case ControlFlow::Kind::while_loop: {
       const Executable& cond = *cf.subs[0];
       const Executable& body = *cf.subs[1];
-      const size_t cc = cf.cond_nconsts, bc = cf.body_nconsts, nk = ins.size() - cc - bc;
+      HoistedValues hv(cf, std::vector<const void*>(ins.begin() + cf.cond_nconsts, ins.begin() + cf.cond_nconsts + cf.body_nconsts));
+      ins.insert(ins.begin() + cf.cond_nconsts + cf.body_nconsts, hv.ptrs.begin(), hv.ptrs.end());
+      const size_t cc = cf.cond_nconsts, bc = cf.body_nconsts + cf.num_hoisted, nk = ins.size() - cc - bc;
       std::vector<size_t> carry_bytes;
       for (size_t k = 0; k < nk; ++k) carry_bytes.push_back(aval_bytes(body.in_avals[bc + k]));
       LoopStorage st(carry_bytes, std::max(cond.program.arena_bytes, body.program.arena_bytes));
@@ -319,7 +344,8 @@ std::string Executable::text() const {
   std::function<void(const Executable&, const std::string&)> nested = [&](const Executable& e, const std::string& indent) {
     for (auto& [index, cf] : e.control) {
       for (size_t i = 0; i < cf.subs.size(); ++i) {
-        os << indent << "  step call " << index << ", compiled body " << i << ":\n";
+        os << indent << "  step call " << index << ", compiled body " << i
+           << (cf.num_hoisted ? " (" + std::to_string(cf.num_hoisted) + " loop invariants hoisted)" : "") << ":\n";
         std::istringstream lines(cf.subs[i]->program.report);
         for (std::string line; std::getline(lines, line);) os << indent << "    " << line << "\n";
         nested(*cf.subs[i], indent + "    ");
@@ -331,6 +357,73 @@ std::string Executable::text() const {
   os << (ir.empty() ? "(not kept)\n" : ir);
   return os.str();
 }
+
+namespace {
+
+const VarNode* atom_var(const Atom& a) {
+  auto* v = std::get_if<Var>(&a);
+  return v ? v->get() : nullptr;
+}
+
+// Splits a loop body into the equations that depend only on its first `n_invariant` inputs (and
+// constants), computed once before the loop, and the rest. The new body takes the invariant
+// inputs, then the hoisted values, then the other inputs.
+struct Hoisted {
+  ClosedJaxpr pre, body;
+  int num_hoisted = 0;
+};
+std::optional<Hoisted> hoist_invariants(const ClosedJaxpr& body, size_t n_invariant) {
+  const Jaxpr& j = *body.jaxpr;
+  std::set<const VarNode*> inv;
+  for (auto& c : j.constvars) inv.insert(c.get());
+  for (size_t i = 0; i < n_invariant; ++i) inv.insert(j.invars[i].get());
+  std::vector<const Eqn*> hoist, keep;
+  for (auto& e : j.eqns) {
+    bool invariant = !e.prim.def().impl;  // nested calls stay in the body
+    for (auto& a : e.inputs)
+      if (auto* v = atom_var(a)) invariant &= inv.count(v) > 0;
+    // Broadcasts of literals and iotas are free inside fused loops: not worth a buffer.
+    if (invariant && (e.prim.name() == "iota" ||
+                      (e.prim.name() == "broadcast_in_dim" && std::holds_alternative<Literal>(e.inputs[0]))))
+      invariant = false;
+    if (invariant) {
+      for (auto& o : e.outputs) inv.insert(o.get());
+      hoist.push_back(&e);
+    } else {
+      keep.push_back(&e);
+    }
+  }
+  if (hoist.empty()) return std::nullopt;
+  // Hoisted values the rest of the body (or its outputs) reads.
+  std::set<const VarNode*> defined_by_hoist;
+  for (auto* e : hoist)
+    for (auto& o : e->outputs) defined_by_hoist.insert(o.get());
+  std::vector<Var> needed;
+  std::set<const VarNode*> seen;
+  auto need = [&](const Atom& a) {
+    auto* v = std::get_if<Var>(&a);
+    if (v && defined_by_hoist.count(v->get()) && seen.insert(v->get()).second) needed.push_back(*v);
+  };
+  for (auto* e : keep)
+    for (auto& a : e->inputs) need(a);
+  for (auto& o : j.outvars) need(o);
+  if (needed.empty()) return std::nullopt;
+  auto pre = std::make_shared<Jaxpr>();
+  pre->constvars = j.constvars;
+  pre->invars.assign(j.invars.begin(), j.invars.begin() + n_invariant);
+  for (auto* e : hoist) pre->eqns.push_back(*e);
+  pre->outvars.assign(needed.begin(), needed.end());
+  auto rest = std::make_shared<Jaxpr>();
+  rest->constvars = j.constvars;
+  rest->invars.assign(j.invars.begin(), j.invars.begin() + n_invariant);
+  rest->invars.insert(rest->invars.end(), needed.begin(), needed.end());
+  rest->invars.insert(rest->invars.end(), j.invars.begin() + n_invariant, j.invars.end());
+  for (auto* e : keep) rest->eqns.push_back(*e);
+  rest->outvars = j.outvars;
+  return Hoisted{ClosedJaxpr{pre, body.consts}, ClosedJaxpr{rest, body.consts}, static_cast<int>(needed.size())};
+}
+
+}  // namespace
 
 namespace detail {
 
@@ -360,17 +453,31 @@ std::shared_ptr<const Executable> compile_jaxpr(const ClosedJaxpr& jaxpr, const 
         cf.subs.push_back(compile_jaxpr(branches[b], sym + "_branch" + std::to_string(b), false));
     } else if (n == "while") {
       cf.kind = ControlFlow::Kind::while_loop;
-      cf.subs.push_back(compile_jaxpr(get_jaxpr(call.params, control_param::cond_jaxpr), sym + "_cond", false));
-      cf.subs.push_back(compile_jaxpr(get_jaxpr(call.params, control_param::body_jaxpr), sym + "_body", false));
       cf.cond_nconsts = static_cast<int>(call.params.get_int(control_param::cond_nconsts));
       cf.body_nconsts = static_cast<int>(call.params.get_int(control_param::body_nconsts));
+      cf.subs.push_back(compile_jaxpr(get_jaxpr(call.params, control_param::cond_jaxpr), sym + "_cond", false));
+      const ClosedJaxpr& body = get_jaxpr(call.params, control_param::body_jaxpr);
+      if (auto h = hoist_invariants(body, static_cast<size_t>(cf.body_nconsts))) {
+        cf.pre = compile_jaxpr(h->pre, sym + "_invariants", false);
+        cf.num_hoisted = h->num_hoisted;
+        cf.subs.push_back(compile_jaxpr(h->body, sym + "_body", false));
+      } else {
+        cf.subs.push_back(compile_jaxpr(body, sym + "_body", false));
+      }
     } else if (n == "scan") {
       cf.kind = ControlFlow::Kind::scan;
-      cf.subs.push_back(compile_jaxpr(get_jaxpr(call.params, control_param::jaxpr), sym + "_body", false));
       cf.length = call.params.get_int(control_param::length);
       cf.reverse = call.params.get<bool>(control_param::reverse);
       cf.num_consts = static_cast<int>(call.params.get_int(control_param::num_consts));
       cf.num_carry = static_cast<int>(call.params.get_int(control_param::num_carry));
+      const ClosedJaxpr& body = get_jaxpr(call.params, control_param::jaxpr);
+      if (auto h = hoist_invariants(body, static_cast<size_t>(cf.num_consts))) {
+        cf.pre = compile_jaxpr(h->pre, sym + "_invariants", false);
+        cf.num_hoisted = h->num_hoisted;
+        cf.subs.push_back(compile_jaxpr(h->body, sym + "_body", false));
+      } else {
+        cf.subs.push_back(compile_jaxpr(body, sym + "_body", false));
+      }
     } else {
       continue;
     }

@@ -27,6 +27,10 @@ struct ControlFlow {
   bool reverse = false;
   int num_consts = 0, num_carry = 0;     // scan
   int cond_nconsts = 0, body_nconsts = 0;  // while
+  /// Loop-invariant hoisting: `pre` computes, once before the loop, the values of the body that
+  /// depend only on its loop-invariant inputs; the compiled body takes them after those inputs.
+  std::shared_ptr<const Executable> pre;
+  int num_hoisted = 0;
 };
 
 class Executable {

@@ -690,7 +690,10 @@ std::unique_ptr<llvm::Module> emit_module(llvm::LLVMContext& ctx, const jitc::Pr
   const HostTarget& t = host_target();
   m->setTargetTriple(t.triple);
   std::vector<llvm::Function*> kernels;
-  for (auto& k : program.kernels) kernels.push_back(KernelEmitter(*m, program, k).emit());
+  for (auto& k : program.kernels) {
+    kernels.push_back(KernelEmitter(*m, program, k).emit());
+    kernels.back()->setLinkage(llvm::GlobalValue::InternalLinkage);
+  }
   // The entry function: the steps in order.
   auto* ptr = llvm::PointerType::getUnqual(ctx);
   auto* i64 = Type::getInt64Ty(ctx);
@@ -711,6 +714,8 @@ std::unique_ptr<llvm::Module> emit_module(llvm::LLVMContext& ctx, const jitc::Pr
     if (st.kind == jitc::Step::Kind::kernel) {
       const auto& k = program.kernels[st.index];
       if (k.parallel_items < 2 * k.grain) {
+        // Small kernels run inline in the entry function (no call, and LLVM optimizes across them).
+        kernels[st.index]->addFnAttr(llvm::Attribute::AlwaysInline);
         b.CreateCall(kernels[st.index], {bufs, b.getInt64(0), b.getInt64(static_cast<uint64_t>(k.parallel_items))});
       } else {
         b.CreateCall(pf, {rt, kernels[st.index], bufs, b.getInt64(static_cast<uint64_t>(k.parallel_items)),

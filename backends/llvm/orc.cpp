@@ -11,6 +11,17 @@
 #include <llvm/ExecutionEngine/Orc/ThreadSafeModule.h>
 #include <llvm/IR/LegacyPassManager.h>
 #include <llvm/Passes/PassBuilder.h>
+#include <llvm/Transforms/IPO/AlwaysInliner.h>
+#include <llvm/Transforms/IPO/GlobalDCE.h>
+#include <llvm/Transforms/InstCombine/InstCombine.h>
+#include <llvm/Transforms/Scalar/EarlyCSE.h>
+#include <llvm/Transforms/Scalar/IndVarSimplify.h>
+#include <llvm/Transforms/Scalar/LICM.h>
+#include <llvm/Transforms/Scalar/LoopPassManager.h>
+#include <llvm/Transforms/Scalar/LoopRotation.h>
+#include <llvm/Transforms/Scalar/SROA.h>
+#include <llvm/Transforms/Scalar/SimplifyCFG.h>
+#include <llvm/Transforms/Vectorize/LoopVectorize.h>
 #include <llvm/Support/MemoryBuffer.h>
 #include <llvm/Support/TargetSelect.h>
 #include <llvm/Support/raw_ostream.h>
@@ -118,6 +129,10 @@ class OptimizingCompiler : public orc::IRCompileLayer::IRCompiler {
     pb.registerFunctionAnalyses(fam);
     pb.registerLoopAnalyses(lam);
     pb.crossRegisterProxies(lam, fam, cgam, mam);
+    if (fast_pipeline()) {
+      run_fast_pipeline(m, pb, lam, fam, cgam, mam);
+      return;
+    }
     static const int level = [] {
       const char* v = std::getenv("JX_JIT_OPT_LEVEL");
       return v && *v ? std::atoi(v) : 3;
@@ -125,6 +140,47 @@ class OptimizingCompiler : public orc::IRCompileLayer::IRCompiler {
     llvm::ModulePassManager mpm = pb.buildPerModuleDefaultPipeline(
         level <= 1 ? llvm::OptimizationLevel::O1 : level == 2 ? llvm::OptimizationLevel::O2 : llvm::OptimizationLevel::O3);
     mpm.run(m, mam);
+  }
+
+  // JX_JIT_PIPELINE=fast: a short function pipeline for jx's kernels (simple counted loops):
+  // promote allocas, clean up, canonicalize and vectorize the loops, clean up again.
+  static bool fast_pipeline() {
+    static const bool fast = [] {
+      const char* v = std::getenv("JX_JIT_PIPELINE");
+      return !(v && std::string(v) == "o3");
+    }();
+    return fast;
+  }
+
+  static void run_fast_pipeline(llvm::Module& m, llvm::PassBuilder& pb, llvm::LoopAnalysisManager& lam,
+                                llvm::FunctionAnalysisManager& fam, llvm::CGSCCAnalysisManager& cgam,
+                                llvm::ModuleAnalysisManager& mam) {
+    (void)pb, (void)lam, (void)cgam;
+    llvm::FunctionPassManager fpm;
+    fpm.addPass(llvm::SROAPass(llvm::SROAOptions::ModifyCFG));
+    fpm.addPass(llvm::EarlyCSEPass(true));
+    fpm.addPass(llvm::InstCombinePass());
+    fpm.addPass(llvm::SimplifyCFGPass());
+    {
+      llvm::LoopPassManager lpm;
+      lpm.addPass(llvm::LoopRotatePass());
+      lpm.addPass(llvm::LICMPass(llvm::LICMOptions()));
+      fpm.addPass(llvm::createFunctionToLoopPassAdaptor(std::move(lpm), /*UseMemorySSA=*/true));
+    }
+    fpm.addPass(llvm::SimplifyCFGPass());
+    fpm.addPass(llvm::InstCombinePass());
+    fpm.addPass(llvm::createFunctionToLoopPassAdaptor(llvm::IndVarSimplifyPass()));
+    fpm.addPass(llvm::LoopVectorizePass(llvm::LoopVectorizeOptions(/*InterleaveOnlyWhenForced=*/true,
+                                                                   /*VectorizeOnlyWhenForced=*/false)));
+    fpm.addPass(llvm::EarlyCSEPass());
+    fpm.addPass(llvm::InstCombinePass());
+    fpm.addPass(llvm::SimplifyCFGPass());
+    llvm::ModulePassManager mpm;
+    mpm.addPass(llvm::AlwaysInlinerPass());
+    mpm.addPass(llvm::createModuleToFunctionPassAdaptor(std::move(fpm)));
+    mpm.addPass(llvm::GlobalDCEPass());
+    mpm.run(m, mam);
+    (void)fam;
   }
 
   static void store(const std::string& path, const llvm::MemoryBuffer& obj) {

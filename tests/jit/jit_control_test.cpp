@@ -123,3 +123,35 @@ TEST_CASE("jit: cond and switch_ pick the compiled branch; nested control flow")
   CHECK(testing::mismatch(c1, c2) == "");
   CHECK(testing::mismatch(y1, y2) == "");
 }
+
+TEST_CASE("jit: loop-invariant computations of a scan or while body are hoisted out of the loop") {
+  Array w = uniform({8, 8}, -0.3, 0.3, float32, 5);
+  Array xs = uniform({20, 8}, -1, 1, float32, 6);
+  auto f = [](const Array& w, const Array& xs) {
+    auto [h, ys] = lax::scan(
+        [&](const Array& h, const Array& x) {
+          Array m = matmul(transpose(w), w) * 0.5 + exp(w);  // depends only on w: computed once
+          Array n = tanh(matmul(m, h) + x);
+          return std::pair{n, sum(n)};
+        },
+        zeros({8}), xs);
+    return std::pair{h, ys};
+  };
+  std::string text = jit(f).lower(w, xs).as_text();
+  CHECK(text.find("loop invariants hoisted") != std::string::npos);
+  auto [h1, y1] = jit(f)(w, xs);
+  auto [h2, y2] = f(w, xs);
+  CHECK(testing::mismatch(h1, h2) == "");
+  CHECK(testing::mismatch(y1, y2) == "");
+  auto g = [](const Array& w, const Array& v) {
+    auto [v2, i] = lax::while_loop([](const std::pair<Array, Array>& c) { return c.second < 5; },
+                                   [&](const std::pair<Array, Array>& c) { return std::pair{matmul(w * 2.0, c.first), c.second + 1}; },
+                                   std::pair{v, Array(0)});
+    return v2;
+  };
+  Array v = uniform({8}, -1, 1, float32, 7);
+  CHECK(jit(g).lower(w, v).as_text().find("loop invariants hoisted") != std::string::npos);
+  CHECK(testing::mismatch(jit(g)(w, v), g(w, v)) == "");
+  CHECK(testing::mismatch(jit(grad([&](const Array& w) { return sum(f(w, xs).first); }))(w),
+                          grad([&](const Array& w) { return sum(f(w, xs).first); })(w)) == "");
+}
