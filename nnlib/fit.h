@@ -367,8 +367,10 @@ History fit(State& state, Step&& train_step, Data&& train_data, Eval&& eval, con
   }
   std::optional<State> best_state;
   // The compiled step: one jit cache for the whole run (a new fit call traces again).
-  auto compiled = jx::jit([&train_step](const auto& s, const auto& b) { return train_step(s, b); },
-                          {.donate_argnums = {0}, .name = "train_step"});
+  JitOptions jit_options;
+  jit_options.donate_argnums = {0};
+  jit_options.name = "train_step";
+  auto compiled = jx::jit([&train_step](const auto& s, const auto& b) { return train_step(s, b); }, jit_options);
 
   for (int epoch = 1; epoch <= options.epochs; ++epoch) {
     // 1. Train over the epoch's batches, averaging the step metrics.
