@@ -258,6 +258,11 @@ std::vector<Array> Executable::run(std::span<const Array> args, const std::vecto
         if (!(*donated)[a] || taken[a]) continue;
         const auto& impl = args[a].impl_ptr();
         if (impl.use_count() < 1 || !impl->buffer() || impl->buffer().use_count() != 1) continue;
+        // The same array passed twice (or another argument on the same memory): not reusable.
+        bool shared = false;
+        for (size_t b = 0; b < args.size(); ++b)
+          shared |= b != static_cast<size_t>(a) && args[b].impl_ptr() && args[b].impl_ptr()->buffer() == impl->buffer();
+        if (shared) continue;
         taken[a] = true;
         buffer = impl->buffer();
         break;

@@ -30,12 +30,12 @@ namespace jx {
 struct JitOptions {
   /// Arguments passed as C++ values, not traced: any type with std::hash and ==. A new value
   /// compiles a new executable.
-  std::vector<int> static_argnums;
+  std::vector<int> static_argnums = {};
   /// Arguments whose buffers the executable may reuse for its outputs; they are deleted by the
   /// call (reading them afterwards raises jx::Error).
-  std::vector<int> donate_argnums;
+  std::vector<int> donate_argnums = {};
   /// Name shown in jaxprs, logs and LLVM symbols (default "jit").
-  std::string name;
+  std::string name = {};
 };
 
 class Executable;

@@ -376,7 +376,7 @@ class Planner {
     // buffer instead of copying it.
     if (g.eqns.size() == 1) {
       const Eqn& e = jaxpr_.eqns[g.eqns[0]];
-      auto* in = var_of(e.inputs[0]);
+      auto* in = e.inputs.empty() ? nullptr : var_of(e.inputs[0]);
       if (is_reshape_like(e.prim) && in && !is_output_.count(e.outputs[0].get())) {
         int src = use_slot(in);
         int s = new_slot(Slot::Kind::alias, e.outputs[0]->aval);
