@@ -306,10 +306,32 @@ std::vector<Array> Executable::run(std::span<const Array> args, const std::vecto
   return outs;
 }
 
+void Executable::prepare() {
+  const jitc::Program& p = program;
+  const size_t nslots = p.slots.size();
+  table_template.assign(nslots, nullptr);
+  for (size_t s = 0; s < nslots; ++s) {
+    const jitc::Slot& slot = p.slots[s];
+    if (slot.kind == jitc::Slot::Kind::constant) table_template[s] = p.consts[slot.index].raw_data();
+    else if (slot.kind == jitc::Slot::Kind::temp) temp_slots.emplace_back(static_cast<int>(s), slot.offset);
+    else if (slot.kind == jitc::Slot::Kind::alias) alias_slots.emplace_back(static_cast<int>(s), slot.alias_of);
+  }
+  std::vector<bool> seen(nslots, false);
+  for (size_t o = 0; o < p.output_slots.size(); ++o) {
+    const int s = p.output_slots[o];
+    if (s >= 0 && p.slots[s].kind == jitc::Slot::Kind::output && !seen[s]) {
+      seen[s] = true;
+      output_targets.emplace_back(s, static_cast<int>(o));
+    } else if (aval_bytes(out_avals[o]) > 0) {
+      copied_outputs.push_back(static_cast<int>(o));
+    }
+  }
+}
+
 void Executable::run_into(const void* const* in, void* const* out, void* arena) const {
   const jitc::Program& p = program;
   const size_t nslots = p.slots.size();
-  constexpr size_t kInline = 32;
+  constexpr size_t kInline = 64;
   void* inline_bufs[kInline];
   std::vector<void*> heap_bufs;
   void** bufs = inline_bufs;
@@ -317,28 +339,19 @@ void Executable::run_into(const void* const* in, void* const* out, void* arena) 
     heap_bufs.resize(nslots);
     bufs = heap_bufs.data();
   }
-  std::fill(bufs, bufs + nslots, nullptr);
+  if (nslots) std::memcpy(bufs, table_template.data(), nslots * sizeof(void*));
   for (size_t i = 0; i < p.input_slots.size(); ++i) bufs[p.input_slots[i]] = const_cast<void*>(in[i]);
-  for (size_t s = 0; s < nslots; ++s) {
-    const jitc::Slot& slot = p.slots[s];
-    if (slot.kind == jitc::Slot::Kind::constant) bufs[s] = p.consts[slot.index].raw_data();
-    else if (slot.kind == jitc::Slot::Kind::temp) bufs[s] = static_cast<char*>(arena) + slot.offset;
-  }
-  for (size_t o = 0; o < p.output_slots.size(); ++o) {
-    int s = p.output_slots[o];
-    if (s >= 0 && p.slots[s].kind == jitc::Slot::Kind::output && !bufs[s]) bufs[s] = out[o];
-  }
-  for (size_t s = 0; s < nslots; ++s)
-    if (p.slots[s].kind == jitc::Slot::Kind::alias) bufs[s] = bufs[p.slots[s].alias_of];
+  for (auto [s, offset] : temp_slots) bufs[s] = static_cast<char*>(arena) + offset;
+  for (auto [s, o] : output_targets) bufs[s] = out[o];
+  for (auto [s, root] : alias_slots) bufs[s] = bufs[root];
   RunContext c{this, {}, nullptr, nullptr, nullptr, nullptr};
   entry(bufs, &c);
   if (c.error) std::rethrow_exception(c.error);
   // Outputs that are arguments, constants, literals or repeated values are copied.
-  for (size_t o = 0; o < p.output_slots.size(); ++o) {
+  for (int o : copied_outputs) {
     const int s = p.output_slots[o];
     const void* src = s < 0 ? p.output_literals[o].raw_data() : bufs[s];
-    const size_t n = aval_bytes(out_avals[o]);
-    if (src != out[o] && n) std::memcpy(out[o], src, n);
+    if (src != out[o]) std::memcpy(out[o], src, aval_bytes(out_avals[o]));
   }
 }
 
@@ -496,6 +509,7 @@ std::shared_ptr<const Executable> compile_jaxpr(const ClosedJaxpr& jaxpr, const 
   exe->code = code.resources;
   exe->ir = std::move(code.ir);
   exe->cache_hit = code.cache_hit;
+  exe->prepare();
   exe->compile_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return exe;
 }

@@ -46,6 +46,15 @@ class Executable {
   std::array<double, 3> phase_ms{};  // jaxpr passes, fusion and planning, LLVM (or cache load)
   std::map<int, ControlFlow> control;  // by library-call index
 
+  /// Precomputed for run_into (loop bodies run it once per iteration): the buffer table with the
+  /// constants filled in, and the slots it patches per call.
+  std::vector<void*> table_template;
+  std::vector<std::pair<int, int64_t>> temp_slots;   // slot, arena offset
+  std::vector<std::pair<int, int>> alias_slots;      // slot, root slot
+  std::vector<std::pair<int, int>> output_targets;   // slot written in place, output index
+  std::vector<int> copied_outputs;                   // outputs copied after the run
+  void prepare();
+
   /// Runs on caller-provided storage: in[i] points at argument i, out[o] at the storage of output
   /// o (written); `arena` holds at least program.arena_bytes (or is null when none is needed).
   void run_into(const void* const* in, void* const* out, void* arena) const;
