@@ -20,15 +20,30 @@ namespace {
 
 // ---- monoids -----------------------------------------------------------------------------------
 
+// Signed integer sums and products wrap (as XLA) instead of being undefined on overflow.
 template <class T>
 struct SumOp {
   static T identity() { return T(0); }
-  T operator()(T a, T b) const { return static_cast<T>(a + b); }
+  T operator()(T a, T b) const {
+    if constexpr (std::is_integral_v<T> && std::is_signed_v<T>) {
+      using U = std::make_unsigned_t<T>;
+      return static_cast<T>(static_cast<U>(a) + static_cast<U>(b));
+    } else {
+      return static_cast<T>(a + b);
+    }
+  }
 };
 template <class T>
 struct ProdOp {
   static T identity() { return T(1); }
-  T operator()(T a, T b) const { return static_cast<T>(a * b); }
+  T operator()(T a, T b) const {
+    if constexpr (std::is_integral_v<T> && std::is_signed_v<T>) {
+      using U = std::make_unsigned_t<T>;
+      return static_cast<T>(static_cast<U>(a) * static_cast<U>(b));
+    } else {
+      return static_cast<T>(a * b);
+    }
+  }
 };
 // max/min propagate NaN: a NaN on either side wins.
 template <class T>
