@@ -226,6 +226,7 @@ struct Entry {
   // The traced function and its compiled program.
   ClosedJaxpr jaxpr;
   TreeDef out_def;
+  bool captures = false;  // some constant is a tracer of an enclosing transform (not cached)
   std::mutex compile_mu;
   std::shared_ptr<const Executable> exe;
 
@@ -297,7 +298,8 @@ std::shared_ptr<Entry> lookup(JitState& state, const JitCall& call, const Tracer
   log_compile(cat("traced ", state.name, avals_str(e->avals), " in ",
                   std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(), " ms: ",
                   e->jaxpr.jaxpr->eqns.size(), " equations"));
-  if (!captures_tracers(e->jaxpr)) {
+  e->captures = captures_tracers(e->jaxpr);
+  if (!e->captures) {
     std::lock_guard lock(state.mu);
     state.cache.emplace(h, e);
   }
@@ -323,7 +325,7 @@ std::pair<std::vector<Array>, std::shared_ptr<const TreeDef>> jit_run(JitState& 
     auto entry = lookup(state, call, tracer, &traced);
     bool tracing = trace_depth() > 0;
     for (auto& l : call.leaves) tracing |= l.is_tracer();
-    if (tracing || captures_tracers(entry->jaxpr)) {
+    if (tracing || entry->captures) {
       auto outs = bind_pjit(entry->jaxpr, call.leaves, state.name);
       return std::pair{std::move(outs), std::shared_ptr<const TreeDef>(entry, &entry->out_def)};
     }
@@ -340,7 +342,7 @@ std::shared_ptr<const Executable> jit_lower(JitState& state, JitCall& call, cons
   return at_loc(state.loc, [&] {
     bool traced = false;
     auto entry = lookup(state, call, tracer, &traced);
-    if (captures_tracers(entry->jaxpr)) {
+    if (entry->captures) {
       throw TraceError(cat("[", state.name, "] lower(): the function captures tracers of an enclosing transform"));
     }
     return ensure_compiled(state, *entry, true);

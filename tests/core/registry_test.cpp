@@ -11,10 +11,6 @@ using namespace jx;
 
 namespace {
 
-Array random_arg(const AbstractValue& aval, unsigned seed) {
-  if (is_floating(aval.dtype)) return testing::uniform(aval.shape, 0.1, 0.9, aval.dtype, seed);
-  return zeros(aval.shape, aval.dtype);
-}
 
 bool has_rule_or_gap(const PrimitiveDef& def, const std::string& transform, bool has_rule) {
   return has_rule || def.gaps.count(transform) > 0;
@@ -45,7 +41,7 @@ TEST_CASE("registry: declared samples agree between eager evaluation and a stage
       CAPTURE(p.name());
       std::vector<Array> args;
       unsigned seed = 1;
-      for (auto& aval : s.args) args.push_back(random_arg(aval, seed++));
+      for (auto& aval : s.args) args.push_back(testing::sample_arg(aval, seed++));
       auto eager = jx::bind(p, args, s.params);
       std::vector<AbstractValue> avals;
       for (auto& a : args) avals.push_back(a.aval());
@@ -70,7 +66,7 @@ TEST_CASE("registry: vmap of every sample over a stack of 3 examples equals the 
       std::vector<std::optional<int>> axes;
       for (size_t i = 0; i < s.args.size(); ++i) {
         std::vector<Array> rows;
-        for (unsigned b = 0; b < 3; ++b) rows.push_back(random_arg(s.args[i], 10 * static_cast<unsigned>(i) + b + 1));
+        for (unsigned b = 0; b < 3; ++b) rows.push_back(testing::sample_arg(s.args[i], 10 * static_cast<unsigned>(i) + b + 1));
         batched.push_back(stack(rows));
         axes.push_back(0);
       }
@@ -94,7 +90,7 @@ TEST_CASE("registry: first-order derivatives of every floating sample match fini
       std::vector<Array> args;
       std::vector<size_t> float_args;
       for (size_t i = 0; i < s.args.size(); ++i) {
-        args.push_back(random_arg(s.args[i], static_cast<unsigned>(i) + 3));
+        args.push_back(testing::sample_arg(s.args[i], static_cast<unsigned>(i) + 3));
         if (is_floating(s.args[i].dtype)) float_args.push_back(i);
       }
       // Finite differences in float64 (float32 steps can straddle the kinks of min/max); keep

@@ -72,6 +72,30 @@ inline Array uniform(const Shape& shape, double lo, double hi, DType dtype = flo
   return array(v, shape).astype(dtype);
 }
 
+/// An argument for a primitive's registry sample: floats uniform in [0.1, 0.9), others zeros.
+inline Array sample_arg(const AbstractValue& aval, unsigned seed) {
+  if (is_floating(aval.dtype)) return uniform(aval.shape, 0.1, 0.9, aval.dtype, seed);
+  return zeros(aval.shape, aval.dtype);
+}
+
+/// Uniform in [-1, 1): the default random input of the linalg tests.
+inline Array rnd(const Shape& s, unsigned seed, DType dt = float64) { return uniform(s, -1.0, 1.0, dt, seed); }
+
+/// Swaps the last two axes (matrix transpose of a stack of matrices).
+inline Array mT(const Array& x) {
+  std::vector<int> perm;
+  for (int i = 0; i < x.ndim(); ++i) perm.push_back(i);
+  std::swap(perm[perm.size() - 1], perm[perm.size() - 2]);
+  return transpose(x, perm);
+}
+
+/// Occurrences of `sub` in `s` (counting equations of a kind in a printed jaxpr).
+inline size_t count_substr(const std::string& s, const std::string& sub) {
+  size_t n = 0;
+  for (size_t pos = s.find(sub); pos != std::string::npos; pos = s.find(sub, pos + 1)) ++n;
+  return n;
+}
+
 /// Multi-index of flat position i in row-major `shape`, and back.
 inline std::vector<int64_t> unravel(int64_t i, const Shape& shape) {
   std::vector<int64_t> idx(shape.size());

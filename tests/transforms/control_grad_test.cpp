@@ -8,15 +8,11 @@
 #include "testing/check_grads.h"
 
 using namespace jx;
+using testing::count_substr;
 
 namespace {
 Array f64(std::vector<double> v) { return array(v); }
 
-size_t count_substr(const std::string& s, const std::string& sub) {
-  size_t n = 0;
-  for (size_t pos = s.find(sub); pos != std::string::npos; pos = s.find(sub, pos + 1)) ++n;
-  return n;
-}
 
 std::vector<Array> as(const std::vector<Array>& xs, DType dtype) {
   std::vector<Array> out;

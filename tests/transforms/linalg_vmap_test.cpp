@@ -9,20 +9,14 @@
 
 using namespace jx;
 using testing::check_vmap;
+using testing::mT;
+using testing::rnd;
 using testing::uniform;
 using testing::values;
 using Args = std::vector<Array>;
 
 namespace {
 
-Array rnd(const Shape& s, unsigned seed, DType dt = float64) { return uniform(s, -1.0, 1.0, dt, seed); }
-
-Array mT(const Array& x) {
-  std::vector<int> perm;
-  for (int i = 0; i < x.ndim(); ++i) perm.push_back(i);
-  std::swap(perm[perm.size() - 1], perm[perm.size() - 2]);
-  return transpose(x, perm);
-}
 
 // A batch of B SPD n x n matrices [B, n, n].
 Array spd_batch(int64_t b, int64_t n, unsigned seed, DType dt = float64) {
