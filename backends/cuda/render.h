@@ -1,0 +1,33 @@
+#pragma once
+// CUDA C++ for jit programs: the second renderer of jitc::Program's fused kernels (the first is
+// backends/llvm/codegen). One translation unit per program, one __global__ function per kernel,
+// with the launch shape chosen per kernel. Elementwise semantics follow the eager kernels
+// (backends/cpu/elementwise.cpp) as the LLVM renderer does. No CUDA headers needed here.
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "jit/program.h"
+
+namespace jx::cudagen {
+
+/// How to launch one rendered kernel.
+struct LaunchSpec {
+  std::string name;                 // the extern "C" __global__ function's name
+  std::vector<int> params;          // the kernel's pointer parameters, in order: program slots
+  std::array<unsigned, 3> grid{1, 1, 1};
+  std::array<unsigned, 3> block{1, 1, 1};
+  unsigned shared_bytes = 0;        // dynamic shared memory
+};
+
+struct RenderedProgram {
+  std::string source;               // CUDA C++, self-contained (no #include)
+  std::vector<LaunchSpec> kernels;  // parallel to Program::kernels
+};
+
+/// Renders every fused kernel of `program`. Throws jx::Error for a kernel node it cannot render.
+RenderedProgram render_program(const jitc::Program& program);
+
+}  // namespace jx::cudagen
