@@ -247,63 +247,14 @@ std::vector<Array> Executable::run(std::span<const Array> args, const std::vecto
   }
   // Outputs: a donated argument's buffer where the plan allows, else a fresh buffer.
   std::vector<Array> out_arrays;
-  out_arrays.reserve(p.output_slots.size());
-  std::vector<bool> taken(donated ? args.size() : 0, false);
-  for (size_t o = 0; o < p.output_slots.size(); ++o) {
-    int s = p.output_slots[o];
-    if (s < 0 || p.slots[s].kind != jitc::Slot::Kind::output || out_index[s] >= 0) continue;
-    std::shared_ptr<Buffer> buffer;
-    if (donated) {
-      for (int a : p.donation_candidates[o]) {
-        if (!(*donated)[a] || taken[a]) continue;
-        const auto& impl = args[a].impl_ptr();
-        if (impl.use_count() < 1 || !impl->buffer() || impl->buffer().use_count() != 1) continue;
-        // The same array passed twice (or another argument on the same memory): not reusable.
-        bool shared = false;
-        for (size_t b = 0; b < args.size(); ++b)
-          shared |= b != static_cast<size_t>(a) && args[b].impl_ptr() && args[b].impl_ptr()->buffer() == impl->buffer();
-        if (shared) continue;
-        taken[a] = true;
-        buffer = impl->buffer();
-        break;
-      }
-    }
-    Array arr = buffer ? Array(std::make_shared<ArrayImpl>(p.slots[s].aval, buffer)) : detail::empty_array(p.slots[s].aval);
-    out_index[s] = static_cast<int>(out_arrays.size());
-    bufs[s] = arr.size() > 0 ? arr.raw_data() : nullptr;
-    out_arrays.push_back(std::move(arr));
-  }
+  detail::allocate_outputs(p, args, donated, Device{}, bufs, out_index, out_arrays);
   for (size_t s = 0; s < nslots; ++s)
     if (p.slots[s].kind == jitc::Slot::Kind::alias) bufs[s] = bufs[p.slots[s].alias_of];
   c.outputs = &out_arrays;
   c.out_index = out_index;
   entry(bufs, &c);
   if (c.error) std::rethrow_exception(c.error);
-  std::vector<Array> outs;
-  outs.reserve(p.output_slots.size());
-  std::vector<bool> returned(donated ? args.size() : 0, false);
-  for (size_t o = 0; o < p.output_slots.size(); ++o) {
-    int s = p.output_slots[o];
-    if (s < 0) {
-      outs.push_back(p.output_literals[o]);
-      continue;
-    }
-    const jitc::Slot& slot = p.slots[s];
-    switch (slot.kind) {
-      case jitc::Slot::Kind::input:
-        if (donated) returned[slot.index] = true;
-        outs.push_back(args[slot.index]);
-        break;
-      case jitc::Slot::Kind::constant: outs.push_back(p.consts[slot.index]); break;
-      default: outs.push_back(out_arrays[out_index[s]]); break;
-    }
-  }
-  // Donated arguments are deleted (unless the program returns them unchanged).
-  if (donated) {
-    for (size_t a = 0; a < args.size(); ++a)
-      if ((*donated)[a] && !returned[a] && args[a].impl_ptr()) args[a].impl_ptr()->take_buffer_for_donation();
-  }
-  return outs;
+  return detail::collect_outputs(p, args, donated, out_arrays, out_index, p.consts, p.output_literals);
 }
 
 void Executable::prepare() {
@@ -445,6 +396,107 @@ std::optional<Hoisted> hoist_invariants(const ClosedJaxpr& body, size_t n_invari
 
 namespace detail {
 
+std::optional<ControlPlan> plan_control(const jitc::LibraryCall& call) {
+  const std::string& n = call.prim.name();
+  ControlPlan plan;
+  ControlFlow& cf = plan.header;
+  auto loop_body = [&](const ClosedJaxpr& body, size_t n_invariant) {
+    if (auto h = hoist_invariants(body, n_invariant)) {
+      plan.pre = h->pre;
+      cf.num_hoisted = h->num_hoisted;
+      plan.subs.push_back(h->body);
+    } else {
+      plan.subs.push_back(body);
+    }
+    plan.sub_names.push_back("_body");
+  };
+  if (n == "cond") {
+    cf.kind = ControlFlow::Kind::cond;
+    const auto& branches = get_jaxpr_list(call.params, control_param::branches);
+    for (size_t b = 0; b < branches.size(); ++b) {
+      plan.subs.push_back(branches[b]);
+      plan.sub_names.push_back("_branch" + std::to_string(b));
+    }
+  } else if (n == "while") {
+    cf.kind = ControlFlow::Kind::while_loop;
+    cf.cond_nconsts = static_cast<int>(call.params.get_int(control_param::cond_nconsts));
+    cf.body_nconsts = static_cast<int>(call.params.get_int(control_param::body_nconsts));
+    plan.subs.push_back(get_jaxpr(call.params, control_param::cond_jaxpr));
+    plan.sub_names.push_back("_cond");
+    loop_body(get_jaxpr(call.params, control_param::body_jaxpr), static_cast<size_t>(cf.body_nconsts));
+  } else if (n == "scan") {
+    cf.kind = ControlFlow::Kind::scan;
+    cf.length = call.params.get_int(control_param::length);
+    cf.reverse = call.params.get<bool>(control_param::reverse);
+    cf.num_consts = static_cast<int>(call.params.get_int(control_param::num_consts));
+    cf.num_carry = static_cast<int>(call.params.get_int(control_param::num_carry));
+    loop_body(get_jaxpr(call.params, control_param::jaxpr), static_cast<size_t>(cf.num_consts));
+  } else {
+    return std::nullopt;
+  }
+  return plan;
+}
+
+void allocate_outputs(const jitc::Program& p, std::span<const Array> args, const std::vector<bool>* donated,
+                      Device device, void** bufs, int* out_index, std::vector<Array>& out_arrays) {
+  out_arrays.reserve(p.output_slots.size());
+  std::vector<bool> taken(donated ? args.size() : 0, false);
+  for (size_t o = 0; o < p.output_slots.size(); ++o) {
+    int s = p.output_slots[o];
+    if (s < 0 || p.slots[s].kind != jitc::Slot::Kind::output || out_index[s] >= 0) continue;
+    std::shared_ptr<Buffer> buffer;
+    if (donated) {
+      for (int a : p.donation_candidates[o]) {
+        if (!(*donated)[a] || taken[a]) continue;
+        const auto& impl = args[a].impl_ptr();
+        if (impl.use_count() < 1 || !impl->buffer() || impl->buffer().use_count() != 1) continue;
+        // The same array passed twice (or another argument on the same memory): not reusable.
+        bool shared = false;
+        for (size_t b = 0; b < args.size(); ++b)
+          shared |= b != static_cast<size_t>(a) && args[b].impl_ptr() && args[b].impl_ptr()->buffer() == impl->buffer();
+        if (shared) continue;
+        taken[a] = true;
+        buffer = impl->buffer();
+        break;
+      }
+    }
+    Array arr = buffer ? Array(std::make_shared<ArrayImpl>(p.slots[s].aval, buffer)) : detail::empty_array(p.slots[s].aval, device);
+    out_index[s] = static_cast<int>(out_arrays.size());
+    bufs[s] = arr.size() > 0 ? arr.raw_data() : nullptr;
+    out_arrays.push_back(std::move(arr));
+  }
+}
+
+std::vector<Array> collect_outputs(const jitc::Program& p, std::span<const Array> args, const std::vector<bool>* donated,
+                                   const std::vector<Array>& out_arrays, const int* out_index,
+                                   std::span<const Array> consts, std::span<const Array> output_literals) {
+  std::vector<Array> outs;
+  outs.reserve(p.output_slots.size());
+  std::vector<bool> returned(donated ? args.size() : 0, false);
+  for (size_t o = 0; o < p.output_slots.size(); ++o) {
+    int s = p.output_slots[o];
+    if (s < 0) {
+      outs.push_back(output_literals[o]);
+      continue;
+    }
+    const jitc::Slot& slot = p.slots[s];
+    switch (slot.kind) {
+      case jitc::Slot::Kind::input:
+        if (donated) returned[slot.index] = true;
+        outs.push_back(args[slot.index]);
+        break;
+      case jitc::Slot::Kind::constant: outs.push_back(consts[slot.index]); break;
+      default: outs.push_back(out_arrays[out_index[s]]); break;
+    }
+  }
+  // Donated arguments are deleted (unless the program returns them unchanged).
+  if (donated) {
+    for (size_t a = 0; a < args.size(); ++a)
+      if ((*donated)[a] && !returned[a] && args[a].impl_ptr()) args[a].impl_ptr()->take_buffer_for_donation();
+  }
+  return outs;
+}
+
 std::shared_ptr<const Executable> compile_jaxpr(const ClosedJaxpr& jaxpr, const std::string& name, bool keep_ir) {
   auto t0 = std::chrono::steady_clock::now();
   ensure_runtime_initialized();  // library calls run the backends' kernels
@@ -461,44 +513,11 @@ std::shared_ptr<const Executable> compile_jaxpr(const ClosedJaxpr& jaxpr, const 
   exe->program = jitc::plan_program(optimized, sym);
   // Control flow: the sub-jaxprs are compiled too.
   for (size_t i = 0; i < exe->program.calls.size(); ++i) {
-    const jitc::LibraryCall& call = exe->program.calls[i];
-    const std::string& n = call.prim.name();
-    ControlFlow cf;
-    if (n == "cond") {
-      cf.kind = ControlFlow::Kind::cond;
-      const auto& branches = get_jaxpr_list(call.params, control_param::branches);
-      for (size_t b = 0; b < branches.size(); ++b)
-        cf.subs.push_back(compile_jaxpr(branches[b], sym + "_branch" + std::to_string(b), false));
-    } else if (n == "while") {
-      cf.kind = ControlFlow::Kind::while_loop;
-      cf.cond_nconsts = static_cast<int>(call.params.get_int(control_param::cond_nconsts));
-      cf.body_nconsts = static_cast<int>(call.params.get_int(control_param::body_nconsts));
-      cf.subs.push_back(compile_jaxpr(get_jaxpr(call.params, control_param::cond_jaxpr), sym + "_cond", false));
-      const ClosedJaxpr& body = get_jaxpr(call.params, control_param::body_jaxpr);
-      if (auto h = hoist_invariants(body, static_cast<size_t>(cf.body_nconsts))) {
-        cf.pre = compile_jaxpr(h->pre, sym + "_invariants", false);
-        cf.num_hoisted = h->num_hoisted;
-        cf.subs.push_back(compile_jaxpr(h->body, sym + "_body", false));
-      } else {
-        cf.subs.push_back(compile_jaxpr(body, sym + "_body", false));
-      }
-    } else if (n == "scan") {
-      cf.kind = ControlFlow::Kind::scan;
-      cf.length = call.params.get_int(control_param::length);
-      cf.reverse = call.params.get<bool>(control_param::reverse);
-      cf.num_consts = static_cast<int>(call.params.get_int(control_param::num_consts));
-      cf.num_carry = static_cast<int>(call.params.get_int(control_param::num_carry));
-      const ClosedJaxpr& body = get_jaxpr(call.params, control_param::jaxpr);
-      if (auto h = hoist_invariants(body, static_cast<size_t>(cf.num_consts))) {
-        cf.pre = compile_jaxpr(h->pre, sym + "_invariants", false);
-        cf.num_hoisted = h->num_hoisted;
-        cf.subs.push_back(compile_jaxpr(h->body, sym + "_body", false));
-      } else {
-        cf.subs.push_back(compile_jaxpr(body, sym + "_body", false));
-      }
-    } else {
-      continue;
-    }
+    auto plan = plan_control(exe->program.calls[i]);
+    if (!plan) continue;
+    ControlFlow cf = plan->header;
+    for (size_t k = 0; k < plan->subs.size(); ++k) cf.subs.push_back(compile_jaxpr(plan->subs[k], sym + plan->sub_names[k], false));
+    if (plan->pre) cf.pre = compile_jaxpr(*plan->pre, sym + "_invariants", false);
     exe->control[static_cast<int>(i)] = std::move(cf);
   }
   auto t2 = std::chrono::steady_clock::now();

@@ -4,6 +4,7 @@
 #include <array>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -67,6 +68,25 @@ class Executable {
 };
 
 namespace detail {
+/// A cond, while or scan library call: its ControlFlow header (without compiled bodies) and the
+/// sub-jaxprs to compile (loop invariants split off into `pre`). Shared by the CPU and CUDA
+/// backends. nullopt for any other call.
+struct ControlPlan {
+  ControlFlow header;
+  std::vector<ClosedJaxpr> subs;
+  std::vector<std::string> sub_names;  // suffixes for the compiled bodies' names
+  std::optional<ClosedJaxpr> pre;
+};
+std::optional<ControlPlan> plan_control(const jitc::LibraryCall& call);
+/// A run's output arrays: a donated argument's buffer where the plan allows (the argument is
+/// marked in out_index / bufs), else fresh arrays on `device`; fills bufs[] of the output slots.
+void allocate_outputs(const jitc::Program& p, std::span<const Array> args, const std::vector<bool>* donated,
+                      Device device, void** bufs, int* out_index, std::vector<Array>& out_arrays);
+/// The program's results after a run (outputs, passed-through arguments, constants, literals);
+/// donated arguments are deleted unless returned unchanged.
+std::vector<Array> collect_outputs(const jitc::Program& p, std::span<const Array> args, const std::vector<bool>* donated,
+                                   const std::vector<Array>& out_arrays, const int* out_index,
+                                   std::span<const Array> consts, std::span<const Array> output_literals);
 /// Optimizes, plans and compiles a closed jaxpr whose constants are concrete.
 std::shared_ptr<const Executable> compile_jaxpr(const ClosedJaxpr& jaxpr, const std::string& name, bool keep_ir);
 }  // namespace detail
