@@ -17,19 +17,25 @@
 
 namespace jx::cuda {
 
-/// True when the driver loaded, initialized and reports at least one device.
+/// True when the driver loaded, initialized and reports at least one device. Computed once per
+/// process (thread-safe); never throws, also where there is no driver. JX_CUDA_DRIVER, when set,
+/// names the driver library to load instead of libcuda.so.1 / libcuda.so.
 bool available();
 /// Why available() is false ("libcuda.so.1 not found: ...", "cuInit failed: ...", "no CUDA
 /// device"); empty when available.
 std::string unavailable_reason();
+/// The number of devices; 0 when unavailable.
 int device_count();
+/// The driver's CUDA version (1000 * major + 10 * minor, 13000 for 13.0); 0 when it did not load.
+int driver_version();
 
 struct DeviceProps {
   std::string name;
   int cc_major = 0, cc_minor = 0;  // compute capability (sm = 10 * major + minor)
   int sm_count = 0;
   int max_threads_per_block = 1024;
-  int max_shared_per_block = 48 * 1024;
+  int max_shared_per_block = 48 * 1024;         // without opting in
+  int max_shared_per_block_optin = 48 * 1024;   // launch() opts in above 48 KiB
   size_t total_memory = 0;
   int sm() const { return cc_major * 10 + cc_minor; }
 };
@@ -41,6 +47,13 @@ void* device_alloc(size_t nbytes, int device);
 void device_free(void* ptr, size_t nbytes, int device);
 /// Frees the cached blocks (also done automatically when an allocation fails).
 void release_cached_memory(int device);
+struct MemoryStats {
+  size_t in_use = 0;       // bytes of live blocks (rounded to their size classes)
+  size_t peak_in_use = 0;
+  size_t cached = 0;       // bytes of free blocks kept for reuse
+  size_t num_device_allocs = 0;  // cuMemAlloc calls so far (cache misses)
+};
+MemoryStats memory_stats(int device);
 
 /// Copies, ordered on the device's stream. copy_h2d may return before the copy is done; the
 /// source may be reused at once (it is staged). copy_d2h returns when the data is on the host.
@@ -80,5 +93,9 @@ struct GemmArgs {
   int64_t batch = 1;
 };
 void gemm(const GemmArgs& args, int device);
+/// True when a cuBLAS library (13, or 12 with an older driver) loaded and has every function
+/// gemm uses; needs no device. cublas_unavailable_reason() says why not.
+bool cublas_available();
+std::string cublas_unavailable_reason();
 
 }  // namespace jx::cuda
