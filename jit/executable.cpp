@@ -15,6 +15,9 @@
 #include "backends/cpu/register.h"
 #include "backends/cpu/thread_pool.h"
 #include "backends/llvm/codegen.h"
+#ifdef JX_WITH_CUDA
+#include "backends/cuda/render.h"
+#endif
 #include "core/log.h"
 #include "core/prims/control.h"
 #include "core/trace.h"
@@ -511,6 +514,9 @@ std::shared_ptr<const Executable> compile_jaxpr(const ClosedJaxpr& jaxpr, const 
   for (auto& ch : sym)
     if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
   exe->program = jitc::plan_program(optimized, sym);
+#ifdef JX_WITH_CUDA
+  cudagen::codegen_check(exe->program);  // JX_CUDA_CODEGEN_CHECK=<sm>: render and compile for CUDA too
+#endif
   // Control flow: the sub-jaxprs are compiled too.
   for (size_t i = 0; i < exe->program.calls.size(); ++i) {
     auto plan = plan_control(exe->program.calls[i]);

@@ -30,4 +30,11 @@ struct RenderedProgram {
 /// Renders every fused kernel of `program`. Throws jx::Error for a kernel node it cannot render.
 RenderedProgram render_program(const jitc::Program& program);
 
+/// The codegen check of the jit (JX_CUDA_CODEGEN_CHECK=<sm>, e.g. 90): when the variable is set,
+/// every program the jit plans is rendered and compiled by NVRTC for that architecture, and a
+/// failure throws (so does a missing NVRTC). The counts are printed at exit. A no-op otherwise.
+void codegen_check(const jitc::Program& program);
+/// The architecture JX_CUDA_CODEGEN_CHECK asks for (read once), or 0 when it is not set.
+int codegen_check_sm();
+
 }  // namespace jx::cudagen
