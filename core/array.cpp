@@ -8,14 +8,13 @@
 #include <iomanip>
 #include <sstream>
 
+#include "core/device.h"
 #include "core/trace.h"
 
 namespace jx {
 
 std::string Device::str() const { return std::string(kind == DeviceKind::cpu ? "cpu" : "cuda") + ":" + std::to_string(id); }
 std::ostream& operator<<(std::ostream& os, const Device& d) { return os << d.str(); }
-std::vector<Device> devices() { return {Device{DeviceKind::cpu, 0}}; }
-Device default_device() { return Device{DeviceKind::cpu, 0}; }
 
 ArrayImpl& Array::impl() const {
   if (!impl_) throw ValueError("[Array] use of an undefined (default-constructed) Array");
@@ -138,6 +137,10 @@ void copy_to_host(const Array& x, DType dtype, void* out, const char* op, const 
     e.add_location(loc);
     throw e;
   }
+  if (on_gpu(x)) {  // read through a host copy
+    copy_to_host(device_put(x, Device{}, loc), dtype, out, op, loc);
+    return;
+  }
   dispatch_dtype(dtype, [&](auto t) {
     using To = decltype(t);
     if constexpr (std::is_same_v<To, bool>) {
@@ -242,6 +245,7 @@ void print_rec(std::ostream& os, const std::vector<std::string>& elems, const Sh
 std::string to_string(const Array& x) {
   if (!x.defined()) return "Array(undefined)";
   if (x.is_tracer()) return "Traced<" + x.aval().str() + ">with<" + x.tracer()->trace_name() + ">";
+  if (detail::on_gpu(x)) return to_string(device_put(x, Device{}));  // read through a host copy
   std::vector<std::string> elems(static_cast<size_t>(x.size()));
   dispatch_dtype(x.dtype(), [&](auto t) {
     using T = decltype(t);

@@ -27,13 +27,18 @@ struct Device {
   std::string str() const;
 };
 std::ostream& operator<<(std::ostream& os, const Device& device);
-/// The devices jx can run on (cpu first).
+/// The devices jx can run on: cpu:0, then cuda:0..n-1 when CUDA is available (core/device.h).
 std::vector<Device> devices();
+/// cpu:0, unless JX_PLATFORM (read once per process) says otherwise: "cpu" or unset -> cpu:0;
+/// "cuda" or "gpu" -> cuda:0, or jx::BackendError when no CUDA device is available; any other
+/// value -> jx::ValueError.
 Device default_device();
 
-/// A block of device memory, 64-byte aligned, returned to a caching allocator on destruction.
+/// A block of memory on a device (host: 64-byte aligned; GPU: 256-byte aligned), returned to
+/// that device's caching allocator on destruction.
 class Buffer {
  public:
+  /// Throws jx::BackendError when `device` is a GPU that is not available.
   Buffer(size_t nbytes, Device device);
   /// A view of memory owned by `owner` (jit's arena): not freed by this buffer.
   Buffer(void* data, size_t nbytes, Device device, std::shared_ptr<const void> owner)
@@ -142,7 +147,9 @@ class Array {
   /// Indexing of the leading axes; negative indices count from the end.
   Array operator[](const Index& index) const;
   AtProxy at(const Index& index) const;
-  const Array& block_until_ready() const { return *this; }
+  /// Waits until the array's value is computed (work on a GPU is asynchronous; on the CPU it
+  /// already is). Rethrows an error of the asynchronous work.
+  const Array& block_until_ready() const;
 
   /// Raw element access for kernels (concrete arrays only).
   template <class T>
@@ -195,6 +202,9 @@ Array scalar_array(double value, DType dtype, bool weak);
 Array convert_weak_scalar(const Array& x, DType dtype, bool weak);
 /// Host copy of a concrete array converted to `dtype`.
 void copy_to_host(const Array& x, DType dtype, void* out, const char* op, const Loc& loc);
+/// Set once a buffer is allocated on a GPU: until then block_until_ready(tree) has no work.
+void note_device_buffer();
+bool device_buffers_exist();
 }  // namespace detail
 
 template <class T>

@@ -321,9 +321,14 @@ T tree_map(F&& f, const T& tree, const Rest&... rest) {
   return tree_unflatten<T>(def, out);
 }
 
-/// Blocks until every leaf is computed (arrays are synchronous on cpu); returns the tree.
+/// Blocks until every leaf is computed (GPU work is asynchronous; cpu arrays are ready); returns
+/// the tree.
 template <class T>
 const T& block_until_ready(const T& tree) {
+  if (!detail::device_buffers_exist()) return tree;
+  for (const Array& x : tree_leaves(tree)) {
+    if (x.defined()) x.block_until_ready();
+  }
   return tree;
 }
 

@@ -2,6 +2,7 @@
 // jx: JAX for C++. The umbrella header: arrays, operations, trees, tracing and transforms.
 
 #include "core/array.h"
+#include "core/device.h"
 #include "core/dtype.h"
 #include "core/errors.h"
 #include "core/ops.h"
