@@ -140,6 +140,7 @@ Array device_put(const Array& x, Device device, const Loc& loc) {
     cuda::copy_h2d(dst, host.data(), nbytes, device.id);
   }
 #else
+  (void)src;
   JX_CHECK(false, "device_put between ", from.str(), " and ", device.str(), " in a build without CUDA");
 #endif
   return out;

@@ -59,6 +59,7 @@ std::string run_child(const std::string& mode, const std::string& env) {
 // doctest::Contains of a std::string.
 doctest::Contains has(const std::string& s) { return doctest::Contains(s.c_str()); }
 
+#ifdef JX_WITH_CUDA
 std::string message_of(const std::function<void()>& f) {
   try {
     f();
@@ -67,6 +68,7 @@ std::string message_of(const std::function<void()>& f) {
   }
   return "(no error)";
 }
+#endif
 
 }  // namespace
 
