@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "core/device.h"
+#include "core/half_eval.h"
 #include "core/trace.h"
 
 namespace jx {
@@ -77,7 +78,7 @@ Array array_from_host(const void* data, DType dtype, Shape shape, bool weak) {
 
 Array scalar_array(double value, DType dtype, bool weak) {
   Array out = empty_array(AbstractValue{dtype, {}, weak});
-  dispatch_dtype(dtype, [&](auto t) {
+  dispatch_storage_dtype(dtype, [&](auto t) {  // float16/bfloat16: one rounding from the double
     using T = decltype(t);
     if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
       // Saturate (a double outside T's range is undefined behaviour to cast); NaN -> 0.
@@ -97,7 +98,7 @@ Array convert_weak_scalar(const Array& x, DType dtype, bool weak) {
     return out;
   }
   Array out = empty_array(AbstractValue{dtype, {}, weak});
-  dispatch_dtype(dtype, [&](auto t) {
+  dispatch_storage_dtype(dtype, [&](auto t) {
     using To = decltype(t);
     if constexpr (std::is_same_v<To, bool>) {
       uint8_t v;
@@ -114,10 +115,14 @@ namespace {
 template <class To>
 void convert_copy(const Array& x, To* out) {
   size_t n = static_cast<size_t>(x.size());
-  dispatch_dtype(x.dtype(), [&](auto t) {
+  dispatch_storage_dtype(x.dtype(), [&](auto t) {
     using From = decltype(t);
     const From* src = x.data<From>();
-    for (size_t i = 0; i < n; ++i) out[i] = static_cast<To>(src[i]);
+    if constexpr (is_half_storage_v<From> || is_half_storage_v<To>) {
+      for (size_t i = 0; i < n; ++i) out[i] = convert_element<To>(src[i]);
+    } else {
+      for (size_t i = 0; i < n; ++i) out[i] = static_cast<To>(src[i]);
+    }
   });
 }
 }  // namespace
@@ -141,14 +146,14 @@ void copy_to_host(const Array& x, DType dtype, void* out, const char* op, const 
     copy_to_host(device_put(x, Device{}, loc), dtype, out, op, loc);
     return;
   }
-  dispatch_dtype(dtype, [&](auto t) {
+  dispatch_storage_dtype(dtype, [&](auto t) {
     using To = decltype(t);
     if constexpr (std::is_same_v<To, bool>) {
       auto* o = static_cast<uint8_t*>(out);
-      dispatch_dtype(x.dtype(), [&](auto f) {
+      dispatch_storage_dtype(x.dtype(), [&](auto f) {
         using From = decltype(f);
         const From* src = x.data<From>();
-        for (int64_t i = 0; i < x.size(); ++i) o[i] = src[i] != From(0);
+        for (int64_t i = 0; i < x.size(); ++i) o[i] = convert_element<bool>(src[i]);
       });
     } else {
       convert_copy(x, static_cast<To*>(out));
@@ -188,6 +193,8 @@ template Array array(const std::vector<int32_t>&, std::optional<Shape>, const Lo
 template Array array(const std::vector<int64_t>&, std::optional<Shape>, const Loc&);
 template Array array(const std::vector<uint32_t>&, std::optional<Shape>, const Loc&);
 template Array array(const std::vector<bool>&, std::optional<Shape>, const Loc&);
+template Array array(const std::vector<float16_t>&, std::optional<Shape>, const Loc&);
+template Array array(const std::vector<bfloat16_t>&, std::optional<Shape>, const Loc&);
 
 // ---- printing ------------------------------------------------------------------------------
 
@@ -198,6 +205,10 @@ std::string format_element(T v, DType dtype) {
   std::ostringstream os;
   if constexpr (std::is_same_v<T, bool>) {
     os << (v ? "True" : "False");
+  } else if constexpr (is_half_storage_v<T>) {
+    std::string s = detail::format_half(static_cast<float>(v), dtype);  // numpy's shortest digits
+    if (s.find_first_of(".en") == std::string::npos) s += ".";
+    return s;
   } else if constexpr (std::is_floating_point_v<T>) {
     if (std::isnan(v)) return "nan";
     if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
@@ -247,7 +258,7 @@ std::string to_string(const Array& x) {
   if (x.is_tracer()) return "Traced<" + x.aval().str() + ">with<" + x.tracer()->trace_name() + ">";
   if (detail::on_gpu(x)) return to_string(device_put(x, Device{}));  // read through a host copy
   std::vector<std::string> elems(static_cast<size_t>(x.size()));
-  dispatch_dtype(x.dtype(), [&](auto t) {
+  dispatch_storage_dtype(x.dtype(), [&](auto t) {
     using T = decltype(t);
     const T* p = x.data<T>();
     for (size_t i = 0; i < elems.size(); ++i) elems[i] = format_element(p[i], x.dtype());

@@ -23,6 +23,8 @@ void check_shape(const char* op, const Shape& shape) {
 // fill shows up as a literal (as JAX's Python scalars) rather than a convert_element_type.
 Array convert_fill(const Array& value, TypeInfo t, const char* op) {
   if (value.dtype() == t.dtype && value.weak_type() == t.weak) return value;
+  // A C++ number converts from its exact value (0.1 to float64 or float16: one rounding).
+  if (!value.is_tracer() && value.impl().has_exact_scalar()) return detail::convert_weak_scalar(value, t.dtype, t.weak);
   if (!value.is_tracer() && value.ndim() == 0) {
     Array out = detail::empty_array(AbstractValue{t.dtype, {}, t.weak});
     detail::copy_to_host(value, t.dtype, out.raw_data(), op, Loc{});

@@ -29,7 +29,7 @@ void check_defined(const char* op, const Array& a, const char* what) {
 // A float32/float64 array of rank >= min_rank (square in its last two dims when asked).
 void check_float(const char* op, const Array& a, const char* what = "the operand") {
   check_defined(op, a, what);
-  if (!is_floating(a.dtype())) {
+  if (!is_floating(a.dtype()) || is_half_float(a.dtype())) {
     throw_error<DTypeError>("[", op, "] needs float32 or float64 input (LAPACK has no ", dtype_name(a.dtype()),
                             " routines), got ", what, " ", a.aval().str(), "; convert it with .astype(jx::float32)");
   }

@@ -4,6 +4,8 @@
 
 #include <mutex>
 
+#include "core/half_eval.h"
+
 namespace jx {
 
 namespace {
@@ -71,6 +73,8 @@ Primitive PrimitiveBuilder::build() {
 }
 
 void register_kernel(const Primitive& prim, DeviceKind device, Kernel kernel) {
+  // CPU kernels exist for the compute types; float16/bfloat16 run them in float32 and round.
+  if (device == DeviceKind::cpu) kernel = detail::with_half_storage(prim, std::move(kernel));
   prim.def().kernels[static_cast<int>(device)] = std::move(kernel);
 }
 

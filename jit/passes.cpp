@@ -63,7 +63,11 @@ size_t hash_atom(const Atom& a) {
 
 // Element 0 of a concrete array as a double (keeps -0.0's sign and NaN).
 double first_element(const Array& x) {
-  return dispatch_dtype(x.dtype(), [&](auto t) { return static_cast<double>(x.data<decltype(t)>()[0]); });
+  return dispatch_storage_dtype(x.dtype(), [&](auto t) {
+    using T = decltype(t);
+    if constexpr (is_half_storage_v<T>) return static_cast<double>(static_cast<float>(x.data<T>()[0]));
+    else return static_cast<double>(x.data<T>()[0]);
+  });
 }
 
 // Variable substitution while a pass rebuilds a jaxpr: replaced variables map to their new atom
@@ -243,6 +247,8 @@ bool lossless_convert(DType from, DType to) {
     case DType::int32: return to == DType::int64 || to == DType::float64;
     case DType::uint32: return to == DType::int64 || to == DType::float64;
     case DType::float32: return to == DType::float64;
+    case DType::float16:
+    case DType::bfloat16: return to == DType::float32 || to == DType::float64;
     default: return false;
   }
 }
@@ -254,6 +260,20 @@ bool is_reduction(const Primitive& p) {
 
 // The exact reciprocal of c when c is a power of two whose reciprocal is representable in `dtype`.
 std::optional<double> exact_reciprocal(double c, DType dtype) {
+  if (is_half_float(dtype)) {
+    // float16/bfloat16 compute in float32 and round: x / c and x * (1/c) round the same real
+    // number when c and 1/c are powers of two that are exact normal 16-bit floats.
+    auto exact = [&](double v) {
+      const uint16_t bits = dtype == DType::float16 ? float16_t(v).bits : bfloat16_t(v).bits;
+      const double back = dtype == DType::float16 ? static_cast<float>(float16_t::from_bits(bits))
+                                                  : static_cast<float>(bfloat16_t::from_bits(bits));
+      int e = 0;
+      const uint16_t exponent = dtype == DType::float16 ? (bits & 0x7c00) : (bits & 0x7f80);
+      return back == v && std::isfinite(v) && v != 0 && std::abs(std::frexp(v, &e)) == 0.5 && exponent != 0;
+    };
+    if (!exact(c) || !exact(1.0 / c)) return std::nullopt;
+    return 1.0 / c;
+  }
   return dispatch_dtype(dtype, [&](auto t) -> std::optional<double> {
     using T = decltype(t);
     if constexpr (std::is_floating_point_v<T>) {

@@ -691,8 +691,36 @@ ClosedJaxpr choose_layouts(const ClosedJaxpr& in) {
   return ClosedJaxpr{out, in.consts};
 }
 
+// float16/bfloat16 sums and products accumulate in float32 and round once, as the eager kernels
+// do (core/half_eval.h); a column reduction accumulates in its output buffer, which holds only
+// 16 bits: reduce_sum(x:f16) -> convert(reduce_sum(convert(x, f32)), f16). The converts fuse.
+ClosedJaxpr widen_half_reductions(const ClosedJaxpr& in) {
+  const Jaxpr& j = *in.jaxpr;
+  auto widens = [](const Eqn& e) {
+    return (e.prim == reduce_sum_p || e.prim == reduce_prod_p) && is_half_float(e.outputs[0]->aval.dtype);
+  };
+  if (std::none_of(j.eqns.begin(), j.eqns.end(), widens)) return in;
+  auto out = std::make_shared<Jaxpr>(j);
+  out->eqns.clear();
+  auto to = [](const AbstractValue& a) { return Params{{"new_dtype", a.dtype}, {"weak_type", a.weak_type}}; };
+  for (const Eqn& e : j.eqns) {
+    if (!widens(e)) {
+      out->eqns.push_back(e);
+      continue;
+    }
+    AbstractValue x32 = atom_aval(e.inputs[0]), r32 = e.outputs[0]->aval;
+    x32.dtype = r32.dtype = DType::float32;
+    x32.weak_type = r32.weak_type = false;
+    Var x = new_var(x32), r = new_var(r32);
+    out->eqns.push_back(Eqn{convert_element_type_p, {e.inputs[0]}, to(x32), {x}, e.loc});
+    out->eqns.push_back(Eqn{e.prim, {x}, e.params, {r}, e.loc});
+    out->eqns.push_back(Eqn{convert_element_type_p, {r}, to(e.outputs[0]->aval), e.outputs, e.loc});
+  }
+  return ClosedJaxpr{out, in.consts};
+}
+
 Program plan_program(const ClosedJaxpr& jaxpr, const std::string& name) {
-  ClosedJaxpr laid_out = choose_layouts(jaxpr);
+  ClosedJaxpr laid_out = choose_layouts(widen_half_reductions(jaxpr));
   return Planner(laid_out, name).run();
 }
 

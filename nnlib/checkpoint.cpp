@@ -31,34 +31,39 @@ const char* st_dtype_name(DType dtype) {
     case DType::uint32: return "U32";
     case DType::float32: return "F32";
     case DType::float64: return "F64";
+    case DType::float16: return "F16";
+    case DType::bfloat16: return "BF16";
   }
   return "?";
 }
 
 // The reference writer orders tensors by its Dtype enum, descending, then by name; these are the
-// positions of our dtypes in that enum (BOOL < I32 < U32 < F32 < F64 < I64).
+// positions of our dtypes in that enum (BOOL < F16 < BF16 < I32 < U32 < F32 < F64 < I64).
 int st_dtype_rank(DType dtype) {
   switch (dtype) {
     case DType::bool_: return 0;
-    case DType::int32: return 1;
-    case DType::uint32: return 2;
-    case DType::float32: return 3;
-    case DType::float64: return 4;
-    case DType::int64: return 5;
+    case DType::float16: return 1;
+    case DType::bfloat16: return 2;
+    case DType::int32: return 3;
+    case DType::uint32: return 4;
+    case DType::float32: return 5;
+    case DType::float64: return 6;
+    case DType::int64: return 7;
   }
   return 0;
 }
 
 // Known safetensors dtypes that jx does not have yet.
 bool known_unsupported(const std::string& s) {
-  static const std::set<std::string> names = {"U8",     "I8",      "I16",     "U16",     "F16",
-                                              "BF16",   "U64",     "F8_E5M2", "F8_E4M3", "F8_E8M0",
-                                              "F4",     "F6_E2M3", "F6_E3M2", "C64"};
+  static const std::set<std::string> names = {"U8",      "I8",      "I16",     "U16",     "U64",
+                                              "F8_E5M2", "F8_E4M3", "F8_E8M0", "F4",      "F6_E2M3",
+                                              "F6_E3M2", "C64"};
   return names.count(s) > 0;
 }
 
 std::optional<DType> parse_dtype(const std::string& s) {
-  for (DType d : {DType::bool_, DType::int32, DType::int64, DType::uint32, DType::float32, DType::float64}) {
+  for (DType d : {DType::bool_, DType::int32, DType::int64, DType::uint32, DType::float32, DType::float64,
+                  DType::float16, DType::bfloat16}) {
     if (s == st_dtype_name(d)) return d;
   }
   return std::nullopt;
@@ -89,7 +94,7 @@ uint64_t get_u64(const unsigned char* in) {
 // Host bytes (little endian) of a concrete array.
 std::string array_bytes(const Array& x) {
   std::string out;
-  dispatch_dtype(x.dtype(), [&](auto t) {
+  dispatch_storage_dtype(x.dtype(), [&](auto t) {
     using T = decltype(t);
     if constexpr (std::is_same_v<T, bool>) {
       auto v = x.to_vector<uint8_t>();
@@ -104,7 +109,7 @@ std::string array_bytes(const Array& x) {
 }
 
 Array array_from_bytes(std::string& bytes, DType dtype, const Shape& shape) {
-  return dispatch_dtype(dtype, [&](auto t) -> Array {
+  return dispatch_storage_dtype(dtype, [&](auto t) -> Array {
     using T = decltype(t);
     size_t n = static_cast<size_t>(shape_size(shape));
     if constexpr (std::is_same_v<T, bool>) {
@@ -202,7 +207,7 @@ Header read_header(const fs::path& path, std::ifstream& in) {
     if (!parsed) {
       if (known_unsupported(dtype)) {
         throw ValueError(cat("[nn::load] '", path.string(), "': tensor '", name, "' has dtype ", dtype,
-                             ", which is not supported yet (jx reads BOOL, I32, I64, U32, F32, F64)"));
+                             ", which is not supported yet (jx reads BOOL, I32, I64, U32, F16, BF16, F32, F64)"));
       }
       bad(cat("unknown dtype \"", dtype, "\""));
     }

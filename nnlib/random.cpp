@@ -60,9 +60,18 @@ void check_broadcasts_to(const char* fn, const char* what, const Array& param, c
 }
 
 void check_float_dtype(const char* fn, DType dtype) {
-  if (dtype != float32 && dtype != float64) {
-    throw_error<DTypeError>("[random.", fn, "] dtype must be float32 or float64, got ", dtype_name(dtype));
+  if (!is_floating(dtype)) {
+    throw_error<DTypeError>("[random.", fn, "] dtype must be float16, bfloat16, float32 or float64, got ", dtype_name(dtype));
   }
+}
+
+// Fraction bits (finfo.nmant) and smallest normal (finfo.tiny) of a floating dtype.
+int mantissa_bits(DType dtype) {
+  return dtype == float64 ? 52 : dtype == float32 ? 23 : dtype == float16 ? 10 : 7;
+}
+double smallest_normal(DType dtype) {
+  return dtype == float64 ? std::numeric_limits<double>::min() : dtype == float16 ? std::ldexp(1.0, -14)
+                                                                                  : std::numeric_limits<float>::min();
 }
 
 Array key_word(const Array& key, int64_t i) { return reshape(lax::slice(key, {i}, {i + 1}, {}), {}); }
@@ -95,6 +104,16 @@ Array bits32(const char* fn, const Array& key, const Shape& shape) {
 
 // uniform floats in [0, 1): the mantissa bits under the exponent of 1.0, minus 1 (JAX).
 Array unit_floats(const char* fn, const Array& key, const Shape& shape, DType dtype) {
+  if (is_half_float(dtype)) {
+    // As JAX: 16 random bits (the low half of the 32-bit draw) for float16, 8 for bfloat16 (its
+    // 7 fraction bits are fewer than 8), the top nmant of them under the exponent of 1.0. Built
+    // as float32 1.m (jx has no uint16), then converted exactly.
+    const int nmant = mantissa_bits(dtype), rng_bits = dtype == float16 ? 16 : 8;
+    Array b = logical_and(bits32(fn, key, shape), u32((1u << rng_bits) - 1));
+    Array fb = logical_or(lax::shift_left(lax::shift_right_logical(b, u32(rng_bits - nmant)), u32(23 - nmant)),
+                          u32(0x3F800000));
+    return lax::convert_element_type(lax::bitcast_convert_type(fb, float32), dtype) - scalar(1.0, dtype);
+  }
   if (dtype == float32) {
     Array b = bits32(fn, key, shape);
     Array fb = logical_or(lax::shift_right_logical(b, u32(32 - 23)), u32(0x3F800000));
@@ -128,6 +147,21 @@ Array uniform_impl(const char* fn, const Array& key, const Shape& shape, DType d
 // The next representable float after x toward +inf (up) or -inf, as lax.nextafter, through the
 // bit pattern read as a signed integer.
 Array next_after(const Array& x, bool up) {
+  if (is_half_float(x.dtype())) {
+    // No 16-bit integers: step in float32. Above the 16-bit float's smallest normal its binades
+    // are float32's, so the gap to the next value is float32's gap times 2^(23 - nmant); below,
+    // the subnormal spacing (float16: 2^-24; bfloat16's equals float32's).
+    const DType dt = x.dtype();
+    Array x32 = lax::convert_element_type(x, float32);
+    Array step = abs(next_after(x32, up) - x32) * scalar(std::ldexp(1.0, 23 - mantissa_bits(dt)), float32);
+    if (dt == float16) step = maximum(step, scalar(std::ldexp(1.0, -24), float32));
+    Array r = lax::convert_element_type(up ? x32 + step : x32 - step, dt);
+    // From an infinity inward: the largest finite value; toward it, or NaN: x itself.
+    const double max = dt == float16 ? 65504.0 : static_cast<double>(static_cast<float>(bfloat16_t::from_bits(0x7f7f)));
+    const double inward_from = up ? -INFINITY : INFINITY;
+    r = where(equal(x32, scalar(inward_from, float32)), scalar(up ? -max : max, dt), r);
+    return where(logical_or(equal(x32, scalar(up ? INFINITY : -INFINITY, float32)), isnan(x32)), x, r);
+  }
   const DType it = x.dtype() == float64 ? int64 : int32;
   Array i = lax::bitcast_convert_type(x, it);
   Array one = scalar(1, it);
@@ -234,7 +268,7 @@ Array normal(const Array& key, const Shape& shape, DType dtype, const Loc& loc) 
   return at_loc(loc, [&] {
     check_float_dtype("normal", dtype);
     // nextafter(-1, 0) in dtype: the open interval (-1, 1) keeps erf_inv finite.
-    const double lo = dtype == float32 ? -(1.0 - std::ldexp(1.0, -24)) : -(1.0 - std::ldexp(1.0, -53));
+    const double lo = -(1.0 - std::ldexp(1.0, -mantissa_bits(dtype) - 1));
     Array u = uniform_impl("normal", key, shape, dtype, scalar(lo, dtype), scalar(1.0, dtype));
     return scalar(std::sqrt(2.0), dtype) * lax::erf_inv(u);
   });
@@ -291,8 +325,7 @@ Array categorical(const Array& key, const Array& logits, int axis, const Loc& lo
     if (axis < 0) axis += nd;
     const DType dt = logits.dtype();
     // Gumbel noise -log(-log(u)), u uniform in [tiny, 1).
-    const double tiny = dt == float32 ? static_cast<double>(std::numeric_limits<float>::min())
-                                      : std::numeric_limits<double>::min();
+    const double tiny = smallest_normal(dt);
     Array u = uniform_impl("categorical", key, logits.shape(), dt, scalar(tiny, dt), scalar(1.0, dt));
     Array gumbel = -log(-log(u));
     return argmax(gumbel + logits, axis);
@@ -448,6 +481,8 @@ Array erf_inv_f64(const Array& x) {
 }
 
 Array erf_inv_impl(const Array& x) {
+  // float16/bfloat16: in float32, rounded once (as XLA's ErfInv upcasts them).
+  if (is_half_float(x.dtype())) return convert_element_type(erf_inv_impl(convert_element_type(x, float32)), x.dtype());
   Array r = x.dtype() == float64 ? erf_inv_f64(x) : erf_inv_f32(x);
   // erf_inv(±1) = ±inf (the polynomial is indeterminate there).
   Array inf = scalar(INFINITY, x.dtype());

@@ -6,6 +6,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "core/half_eval.h"
 #include "trace/jaxpr.h"
 
 namespace jx {
@@ -39,6 +40,12 @@ std::string var_name(int64_t n) {
 }
 
 std::string literal_str(const Array& v) {
+  if (is_half_float(v.dtype())) {
+    float f = 0;
+    detail::copy_to_host(v, DType::float32, &f, "print", Loc());
+    std::string s = detail::format_half(f, v.dtype());
+    return (s.find_first_of(".en") == std::string::npos ? s + ".0" : s) + ":" + v.aval().str();
+  }
   std::ostringstream os;
   dispatch_dtype(v.dtype(), [&](auto t) {
     using T = decltype(t);

@@ -3,7 +3,11 @@
 // outer indices come from one division per row. A value is emitted at a multi-index; loads
 // compute addresses through the index maps of broadcasts, reshapes, transposes, slices and
 // reversals, so those cost nothing at run time. Elementwise semantics follow the eager kernels
-// (backends/cpu/elementwise.cpp) exactly: IEEE floats, wrapping integers, no traps.
+// (backends/cpu/elementwise.cpp) exactly: IEEE floats, wrapping integers, no traps. float16 and
+// bfloat16 are 16-bit in memory and float in registers; every computed 16-bit float value is
+// rounded to nearest even where its primitive produces it (as the eager kernels, which compute
+// each primitive in float32 and round). The conversions are integer IR, not fptrunc/fpext to
+// half/bfloat (those may lower to libgcc calls the JIT would have to resolve).
 
 #include "backends/llvm/codegen.h"
 
@@ -80,12 +84,17 @@ class KernelEmitter {
       case DType::int32:
       case DType::uint32: return Type::getInt32Ty(ctx_);
       case DType::int64: return Type::getInt64Ty(ctx_);
-      case DType::float32: return Type::getFloatTy(ctx_);
+      case DType::float32:
+      case DType::float16:
+      case DType::bfloat16: return Type::getFloatTy(ctx_);
       case DType::float64: return Type::getDoubleTy(ctx_);
     }
     return nullptr;
   }
-  Type* mem_type(DType d) { return d == DType::bool_ ? Type::getInt8Ty(ctx_) : reg_type(d); }
+  Type* mem_type(DType d) {
+    if (is_half_float(d)) return Type::getInt16Ty(ctx_);
+    return d == DType::bool_ ? Type::getInt8Ty(ctx_) : reg_type(d);
+  }
   Value* i64c(int64_t v) { return b_.getInt64(static_cast<uint64_t>(v)); }
 
   Value* base(int slot) {
@@ -124,13 +133,98 @@ class KernelEmitter {
     Type* mt = mem_type(dtype);
     Value* v = b_.CreateLoad(mt, b_.CreateInBoundsGEP(mt, base(slot), lin));
     if (dtype == DType::bool_) v = b_.CreateICmpNE(v, b_.getInt8(0));
+    if (is_half_float(dtype)) v = half_to_float(v, dtype);
     return v;
   }
 
   void store_at(int slot, DType dtype, Value* lin, Value* v) {
     Type* mt = mem_type(dtype);
     if (dtype == DType::bool_) v = b_.CreateZExt(v, mt);
+    if (is_half_float(dtype)) v = float_to_half_bits(v, dtype);
     b_.CreateStore(v, b_.CreateInBoundsGEP(mt, base(slot), lin));
+  }
+
+  // ---- 16-bit floats -----------------------------------------------------------------------------
+  Value* i32c(uint32_t v) { return b_.getInt32(v); }
+
+  // The exact float of 16 bits (i16) of `dtype`; as detail::float16_bits_to_float (core/half.h).
+  Value* half_to_float(Value* bits16, DType dtype) {
+    Type* f32 = Type::getFloatTy(ctx_);
+    Value* h = b_.CreateZExt(bits16, b_.getInt32Ty());
+    if (dtype == DType::bfloat16) return b_.CreateBitCast(b_.CreateShl(h, 16), f32);
+    Value* em = b_.CreateAnd(h, i32c(0x7fff));
+    Value* o = b_.CreateShl(em, 13);
+    Value* sub = b_.CreateBitCast(b_.CreateFMul(b_.CreateUIToFP(em, f32), llvm::ConstantFP::get(f32, 5.9604644775390625e-8)),
+                                  b_.getInt32Ty());  // em * 2^-24
+    Value* r = b_.CreateSelect(b_.CreateICmpUGE(em, i32c(0x7c00)), b_.CreateAdd(o, i32c(0x70000000)),
+                               b_.CreateSelect(b_.CreateICmpUGE(em, i32c(0x0400)), b_.CreateAdd(o, i32c(0x38000000)), sub));
+    r = b_.CreateOr(r, b_.CreateShl(b_.CreateAnd(h, i32c(0x8000)), 16));
+    return b_.CreateBitCast(r, f32);
+  }
+
+  // float -> 16 bits (i16) of `dtype`, round to nearest even; as detail::float_to_float16_bits and
+  // float_to_bfloat16_bits (core/half.h), NaN rules included.
+  Value* float_to_half_bits(Value* f, DType dtype) {
+    Value* x = b_.CreateBitCast(f, b_.getInt32Ty());
+    Value* ax = b_.CreateAnd(x, i32c(0x7fffffff));
+    Value* is_nan = b_.CreateICmpUGT(ax, i32c(0x7f800000));
+    Value* r;
+    if (dtype == DType::bfloat16) {
+      Value* odd = b_.CreateAnd(b_.CreateLShr(x, 16), i32c(1));
+      Value* rounded = b_.CreateLShr(b_.CreateAdd(b_.CreateAdd(x, i32c(0x7fff)), odd), 16);
+      Value* nan = b_.CreateSelect(b_.CreateICmpSLT(x, i32c(0)), i32c(0xffc0), i32c(0x7fc0));
+      r = b_.CreateSelect(is_nan, nan, rounded);
+    } else {
+      Value* odd = b_.CreateAnd(b_.CreateLShr(ax, 13), i32c(1));
+      Value* normal = b_.CreateLShr(b_.CreateAdd(b_.CreateAdd(ax, i32c(0xc8000fff)), odd), 13);
+      Type* f32 = Type::getFloatTy(ctx_);
+      Value* sum = b_.CreateFAdd(b_.CreateBitCast(ax, f32), llvm::ConstantFP::get(f32, 0.5));
+      Value* sub = b_.CreateSub(b_.CreateBitCast(sum, b_.getInt32Ty()), i32c(0x3f000000));
+      Value* nan = b_.CreateOr(i32c(0x7c00), b_.CreateLShr(b_.CreateAnd(ax, i32c(0x7fffff)), 13));
+      nan = b_.CreateSelect(b_.CreateICmpEQ(nan, i32c(0x7c00)), i32c(0x7c01), nan);
+      r = b_.CreateSelect(b_.CreateICmpULT(ax, i32c(0x38800000)), sub, normal);
+      r = b_.CreateSelect(b_.CreateICmpUGE(ax, i32c(0x47800000)), i32c(0x7c00), r);
+      r = b_.CreateSelect(is_nan, nan, r);
+      r = b_.CreateOr(r, b_.CreateAnd(b_.CreateLShr(x, 16), i32c(0x8000)));
+    }
+    return b_.CreateTrunc(r, b_.getInt16Ty());
+  }
+
+  // A float rounded to the nearest `dtype` value (the float holding it exactly).
+  Value* round_half(Value* f, DType dtype) { return half_to_float(float_to_half_bits(f, dtype), dtype); }
+
+  // double -> float rounded to odd: a later rounding to 16 bits is then the correct rounding of
+  // the double (24 >= 11 + 2 bits), with no double-rounding error.
+  Value* double_to_float_odd(Value* d) {
+    Type* f32 = Type::getFloatTy(ctx_);
+    Value* f = b_.CreateFPTrunc(d, f32);
+    Value* back = b_.CreateFPExt(f, d->getType());
+    Value* inexact = b_.CreateFCmpONE(back, d);
+    Value* bits = b_.CreateBitCast(f, b_.getInt32Ty());
+    Value* even = b_.CreateICmpEQ(b_.CreateAnd(bits, i32c(1)), i32c(0));
+    Value* too_big = b_.CreateFCmpOGT(b_.CreateIntrinsic(llvm::Intrinsic::fabs, {d->getType()}, {back}),
+                                      b_.CreateIntrinsic(llvm::Intrinsic::fabs, {d->getType()}, {d}));
+    // The odd neighbour on the other side of d (sign-magnitude: -1 shrinks the magnitude).
+    Value* adjusted = b_.CreateSelect(too_big, b_.CreateSub(bits, i32c(1)), b_.CreateAdd(bits, i32c(1)));
+    return b_.CreateBitCast(b_.CreateSelect(b_.CreateAnd(inexact, even), adjusted, bits), f32);
+  }
+
+  // An integer of dtype `from` -> float rounded to odd at 24 bits (see double_to_float_odd).
+  Value* integer_to_float_odd(Value* x, DType from) {
+    Type* f32 = Type::getFloatTy(ctx_);
+    Type* i64 = b_.getInt64Ty();
+    const bool sg = is_signed_integer(from);
+    Value* v = sg ? b_.CreateSExtOrTrunc(x, i64) : b_.CreateZExtOrTrunc(x, i64);
+    Value* neg = sg ? b_.CreateICmpSLT(v, i64c(0)) : b_.getInt1(false);
+    Value* a = b_.CreateSelect(neg, b_.CreateSub(i64c(0), v), v);  // |v| as unsigned (INT64_MIN too)
+    Value* width = b_.CreateSub(i64c(64), b_.CreateIntrinsic(llvm::Intrinsic::ctlz, {i64}, {a, b_.getInt1(false)}));
+    Value* shift = b_.CreateSelect(b_.CreateICmpSGT(width, i64c(24)), b_.CreateSub(width, i64c(24)), i64c(0));
+    Value* t = b_.CreateLShr(a, shift);
+    Value* lost = b_.CreateAnd(a, b_.CreateSub(b_.CreateShl(i64c(1), shift), i64c(1)));
+    t = b_.CreateOr(t, b_.CreateZExt(b_.CreateICmpNE(lost, i64c(0)), i64));
+    Value* scale = b_.CreateBitCast(b_.CreateTrunc(b_.CreateShl(b_.CreateAdd(shift, i64c(127)), 23), b_.getInt32Ty()), f32);
+    Value* f = b_.CreateFMul(b_.CreateUIToFP(t, f32), scale);  // exact: t < 2^24, scale = 2^shift
+    return b_.CreateSelect(neg, b_.CreateFNeg(f), f);
   }
 
   // ---- loops --------------------------------------------------------------------------------
@@ -479,7 +573,13 @@ class KernelEmitter {
       a.push_back(value(o, operand_idx(k_.nodes[o].aval.shape, idx)));
       ad.push_back(k_.nodes[o].aval.dtype);
     }
-    return elementwise(n, a, ad);
+    Value* v = elementwise(n, a, ad);
+    // A 16-bit float result is rounded where it is produced (ops that only select, negate or
+    // convert their operands' values are exact already).
+    if (is_half_float(n.aval.dtype) && op != "select_n" && op != "stop_gradient" && op != "convert_element_type" &&
+        op != "bitcast_convert_type" && op != "neg" && op != "abs" && op != "max" && op != "min")
+      v = round_half(v, n.aval.dtype);
+    return v;
   }
 
   Value* literal(const Array& x) {
@@ -492,11 +592,22 @@ class KernelEmitter {
       case DType::int64: return llvm::ConstantInt::get(t, static_cast<uint64_t>(*x.data<int64_t>()), true);
       case DType::float32: return llvm::ConstantFP::get(t, static_cast<double>(*x.data<float>()));
       case DType::float64: return llvm::ConstantFP::get(t, *x.data<double>());
+      case DType::float16: return llvm::ConstantFP::get(t, static_cast<double>(static_cast<float>(*x.data<float16_t>())));
+      case DType::bfloat16: return llvm::ConstantFP::get(t, static_cast<double>(static_cast<float>(*x.data<bfloat16_t>())));
     }
     return nullptr;
   }
 
   Value* convert(Value* x, DType from, DType to) {
+    if (from == to) return x;
+    if (is_half_float(from)) from = DType::float32;  // a 16-bit float register holds its exact float value
+    if (is_half_float(to)) {
+      // One rounding from the source value, as the eager conversion (core/half.h).
+      if (from == DType::float32) return round_half(x, to);
+      if (from == DType::float64) return round_half(double_to_float_odd(x), to);
+      if (from == DType::bool_) return b_.CreateUIToFP(x, Type::getFloatTy(ctx_));
+      return round_half(integer_to_float_odd(x, from), to);
+    }
     if (from == to) return x;
     Type* t = reg_type(to);
     const bool ff = is_floating(from), ft = is_floating(to);
@@ -529,7 +640,7 @@ class KernelEmitter {
   }
 
   Value* libm(const std::string& name, DType d, std::vector<Value*> args) {
-    std::string fname = d == DType::float32 ? name + "f" : name;
+    std::string fname = args[0]->getType()->isFloatTy() ? name + "f" : name;  // float32 and the 16-bit floats
     std::vector<Type*> ts(args.size(), args[0]->getType());
     auto callee = m_.getOrInsertFunction(fname, llvm::FunctionType::get(args[0]->getType(), ts, false));
     if (auto* f = llvm::dyn_cast<llvm::Function>(callee.getCallee())) {
@@ -665,6 +776,8 @@ class KernelEmitter {
     if (op == "convert_element_type") return convert(a[0], ad[0], n.aval.dtype);
     if (op == "bitcast_convert_type") {
       if (ad[0] == n.aval.dtype) return a[0];
+      // float16 <-> bfloat16 (the only 16-bit types): the same 16 bits read as the other format.
+      if (is_half_float(ad[0])) return half_to_float(float_to_half_bits(a[0], ad[0]), n.aval.dtype);
       return b_.CreateBitCast(a[0], reg_type(n.aval.dtype));
     }
     if (op == "stop_gradient") return a[0];

@@ -23,7 +23,7 @@ int64_t cols(const AbstractValue& a) { return a.shape[a.ndim() - 1]; }
 Shape batch_shape(const AbstractValue& a) { return Shape(a.shape.begin(), a.shape.end() - 2); }
 
 void check_matrix(const char* op, const AbstractValue& a, bool square, const char* what = "") {
-  if (!is_floating(a.dtype)) {
+  if (!is_floating(a.dtype) || is_half_float(a.dtype)) {
     throw_error<DTypeError>("[", op, "] needs a float32 or float64 ", what, "matrix (LAPACK has no ",
                             dtype_name(a.dtype), " routines), got ", a.str(), "; convert it with .astype(jx::float32)");
   }

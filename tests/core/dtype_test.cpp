@@ -1,5 +1,6 @@
 // Type promotion: promote_types against JAX's table (written out by hand from the lattice in
-// jax._src.dtypes, restricted to jx's types), and the dtypes that binary ops produce.
+// jax._src.dtypes, restricted to jx's types, float16 and bfloat16 included), and the dtypes that
+// binary ops produce.
 #include <array>
 
 #include "testing/testing.h"
@@ -8,33 +9,39 @@ using namespace jx;
 
 namespace {
 
-// The eight lattice nodes: six strong dtypes, then the weak int (i*) and weak float (f*).
-const std::array<TypeInfo, 8> kTypes = {{{bool_, false},
-                                         {int32, false},
-                                         {int64, false},
-                                         {uint32, false},
-                                         {float32, false},
-                                         {float64, false},
-                                         {int32, true},
-                                         {float32, true}}};
-const char* kNames[8] = {"b", "i32", "i64", "u32", "f32", "f64", "i*", "f*"};
+// The ten lattice nodes: eight strong dtypes, then the weak int (i*) and weak float (f*).
+constexpr int kN = 10;
+const std::array<TypeInfo, kN> kTypes = {{{bool_, false},
+                                          {int32, false},
+                                          {int64, false},
+                                          {uint32, false},
+                                          {float32, false},
+                                          {float64, false},
+                                          {float16, false},
+                                          {bfloat16, false},
+                                          {int32, true},
+                                          {float32, true}}};
+const char* kNames[kN] = {"b", "i32", "i64", "u32", "f32", "f64", "f16", "bf16", "i*", "f*"};
 
-// JAX's promotion table, row type + column type, in kTypes order:
-//   b < i* < {u32, i32} < i64 < f* < f32 < f64, with u32 < i64 (so u32 + i32 = i64).
-const char* kTable[8][8] = {
-    //  b      i32    i64    u32    f32    f64    i*     f*
-    {"b", "i32", "i64", "u32", "f32", "f64", "i*", "f*"},         // b
-    {"i32", "i32", "i64", "i64", "f32", "f64", "i32", "f*"},      // i32
-    {"i64", "i64", "i64", "i64", "f32", "f64", "i64", "f*"},      // i64
-    {"u32", "i64", "i64", "u32", "f32", "f64", "u32", "f*"},      // u32
-    {"f32", "f32", "f32", "f32", "f32", "f64", "f32", "f32"},     // f32
-    {"f64", "f64", "f64", "f64", "f64", "f64", "f64", "f64"},     // f64
-    {"i*", "i32", "i64", "u32", "f32", "f64", "i*", "f*"},        // i*
-    {"f*", "f*", "f*", "f*", "f32", "f64", "f*", "f*"},           // f*
+// JAX's promotion table (docs: "Type promotion semantics"), row type + column type, in kTypes
+// order: b < i* < {u32, i32} < i64 < f* < {f16, bf16} < f32 < f64, with u32 < i64 (so u32 + i32
+// = i64) and f16 + bf16 = f32.
+const char* kTable[kN][kN] = {
+    //  b      i32    i64    u32    f32    f64    f16    bf16    i*      f*
+    {"b", "i32", "i64", "u32", "f32", "f64", "f16", "bf16", "i*", "f*"},            // b
+    {"i32", "i32", "i64", "i64", "f32", "f64", "f16", "bf16", "i32", "f*"},         // i32
+    {"i64", "i64", "i64", "i64", "f32", "f64", "f16", "bf16", "i64", "f*"},         // i64
+    {"u32", "i64", "i64", "u32", "f32", "f64", "f16", "bf16", "u32", "f*"},         // u32
+    {"f32", "f32", "f32", "f32", "f32", "f64", "f32", "f32", "f32", "f32"},         // f32
+    {"f64", "f64", "f64", "f64", "f64", "f64", "f64", "f64", "f64", "f64"},         // f64
+    {"f16", "f16", "f16", "f16", "f32", "f64", "f16", "f32", "f16", "f16"},         // f16
+    {"bf16", "bf16", "bf16", "bf16", "f32", "f64", "f32", "bf16", "bf16", "bf16"},  // bf16
+    {"i*", "i32", "i64", "u32", "f32", "f64", "f16", "bf16", "i*", "f*"},           // i*
+    {"f*", "f*", "f*", "f*", "f32", "f64", "f16", "bf16", "f*", "f*"},              // f*
 };
 
 TypeInfo parse(const std::string& name) {
-  for (int i = 0; i < 8; ++i)
+  for (int i = 0; i < kN; ++i)
     if (name == kNames[i]) return kTypes[i];
   FAIL("bad table entry " << name);
   return {};
@@ -49,8 +56,8 @@ Array sample(TypeInfo t) {
 }  // namespace
 
 TEST_CASE("promote_types: every pair matches JAX's table, and is symmetric") {
-  for (int i = 0; i < 8; ++i) {
-    for (int j = 0; j < 8; ++j) {
+  for (int i = 0; i < kN; ++i) {
+    for (int j = 0; j < kN; ++j) {
       CAPTURE(kNames[i]);
       CAPTURE(kNames[j]);
       TypeInfo expected = parse(kTable[i][j]);
@@ -67,6 +74,10 @@ TEST_CASE("promote_types: strong-dtype overload and documented examples") {
   CHECK(promote_types(int64, float32) == float32);
   CHECK(promote_types(bool_, bool_) == bool_);
   CHECK(promote_types(uint32, float32) == float32);
+  CHECK(promote_types(float16, bfloat16) == float32);  // neither holds the other
+  CHECK(promote_types(int32, float16) == float16);     // JAX: i32 + f16 -> f16 (not f32 as numpy)
+  CHECK(promote_types(int64, bfloat16) == bfloat16);
+  CHECK(promote_types(float16, float64) == float64);
   TypeInfo t = promote_types(TypeInfo{float32, true}, TypeInfo{int32, false});
   CHECK(t.dtype == float32);
   CHECK(t.weak);
@@ -76,8 +87,8 @@ TEST_CASE("promote_types: strong-dtype overload and documented examples") {
 }
 
 TEST_CASE("promotion: binary ops produce the table's dtype and weak type") {
-  for (int i = 0; i < 8; ++i) {
-    for (int j = 0; j < 8; ++j) {
+  for (int i = 0; i < kN; ++i) {
+    for (int j = 0; j < kN; ++j) {
       CAPTURE(kNames[i]);
       CAPTURE(kNames[j]);
       TypeInfo expected = parse(kTable[i][j]);

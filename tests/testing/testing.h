@@ -24,6 +24,8 @@ inline std::pair<double, double> tolerance(DType dtype) {
   switch (dtype) {
     case DType::float32: return {1e-5, 1e-6};
     case DType::float64: return {1e-12, 1e-13};
+    case DType::float16: return {2e-3, 1e-4};    // 2 ulps (2^-10)
+    case DType::bfloat16: return {1.6e-2, 1e-3};  // 2 ulps (2^-7)
     default: return {0.0, 0.0};
   }
 }
