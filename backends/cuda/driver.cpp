@@ -336,15 +336,16 @@ void copy_h2d(void* dst, const void* src, size_t nbytes, int device) {
     const size_t piece = std::min(nbytes - done, detail::kStagingPiece);
     const size_t size = (piece + detail::kStagingAlign - 1) / detail::kStagingAlign * detail::kStagingAlign;
     const size_t offset = reserve(size);
+    // The event first: once the copy is queued, nothing may fail before the region is marked.
+    if (st.spare_events.empty()) {
+      CUevent created = nullptr;
+      check(d.cuEventCreate(&created, CU_EVENT_DISABLE_TIMING), "cuEventCreate");
+      st.spare_events.push_back(created);
+    }
+    CUevent event = st.spare_events.back();
     std::memcpy(st.base + offset, from + done, piece);
     check(d.cuMemcpyHtoDAsync(dptr(to + done), st.base + offset, piece, ctx.stream), "cuMemcpyHtoDAsync");
-    CUevent event = nullptr;
-    if (!st.spare_events.empty()) {
-      event = st.spare_events.back();
-      st.spare_events.pop_back();
-    } else {
-      check(d.cuEventCreate(&event, CU_EVENT_DISABLE_TIMING), "cuEventCreate");
-    }
+    st.spare_events.pop_back();
     if (CUresult r = d.cuEventRecord(event, ctx.stream); r != CUDA_SUCCESS) {
       st.spare_events.push_back(event);
       // The copy was queued but nothing marks its end: wait so the region is not reused early.
