@@ -11,6 +11,9 @@
 #include "core/device.h"
 #include "core/half_eval.h"
 #include "core/trace.h"
+#ifdef JX_WITH_CUDA
+#include "backends/cuda/executable.h"
+#endif
 
 namespace jx {
 
@@ -179,12 +182,17 @@ Array array(const std::vector<T>& data, std::optional<Shape> shape, const Loc& l
     e.add_location(loc);
     throw e;
   }
+  Array out;
   if constexpr (std::is_same_v<T, bool>) {
     std::vector<uint8_t> bytes(data.begin(), data.end());
-    return detail::array_from_host(bytes.data(), DType::bool_, s);
+    out = detail::array_from_host(bytes.data(), DType::bool_, s);
   } else {
-    return detail::array_from_host(data.data(), dtype_v<T>, s);
+    out = detail::array_from_host(data.data(), dtype_v<T>, s);
   }
+#ifdef JX_WITH_CUDA
+  out = cuda::place_new_array(out);  // on the default device (JX_PLATFORM=cuda), as jnp.array
+#endif
+  return out;
 }
 
 template Array array(const std::vector<float>&, std::optional<Shape>, const Loc&);

@@ -4,6 +4,9 @@
 
 #include "core/log.h"
 #include "core/trace.h"
+#ifdef JX_WITH_CUDA
+#include "backends/cuda/executable.h"
+#endif
 
 namespace jx {
 
@@ -95,6 +98,10 @@ std::vector<AbstractValue> abstract_eval(const Primitive& prim, std::span<const 
 
 std::vector<Array> eval_primitive(const Primitive& prim, std::span<const Array> args, const Params& params) {
   ensure_runtime_initialized();
+#ifdef JX_WITH_CUDA
+  // Arrays on a CUDA device: the operation runs there (a cached single-equation program).
+  if (const int device = cuda::eager_placement(args); device >= 0) return cuda::eval_primitive(prim, args, params, device);
+#endif
   std::vector<AbstractValue> in_avals;
   in_avals.reserve(args.size());
   for (auto& a : args) {

@@ -16,6 +16,7 @@
 #include "backends/cpu/thread_pool.h"
 #include "backends/llvm/codegen.h"
 #ifdef JX_WITH_CUDA
+#include "backends/cuda/executable.h"
 #include "backends/cuda/render.h"
 #endif
 #include "core/log.h"
@@ -503,6 +504,9 @@ std::vector<Array> collect_outputs(const jitc::Program& p, std::span<const Array
 std::shared_ptr<const Executable> compile_jaxpr(const ClosedJaxpr& jaxpr, const std::string& name, bool keep_ir) {
   auto t0 = std::chrono::steady_clock::now();
   ensure_runtime_initialized();  // library calls run the backends' kernels
+#ifdef JX_WITH_CUDA
+  cuda::HostScope host;  // constant folding computes on host values whatever the default device
+#endif
   for (auto& c : jaxpr.consts) JX_CHECK(!c.is_tracer(), "jit: compiling a jaxpr whose constants are tracers");
   ClosedJaxpr optimized = passes::optimize(jaxpr);
   auto t1 = std::chrono::steady_clock::now();

@@ -11,6 +11,12 @@
 #include "core/rules.h"
 #include "core/trace.h"
 #include "jit/executable.h"
+#ifdef JX_WITH_CUDA
+#include <map>
+
+#include "backends/cuda/executable.h"
+#include "core/device.h"
+#endif
 #include "transforms/ad.h"
 #include "transforms/grad.h"
 #include "transforms/vmap.h"
@@ -229,6 +235,9 @@ struct Entry {
   bool captures = false;  // some constant is a tracer of an enclosing transform (not cached)
   std::mutex compile_mu;
   std::shared_ptr<const Executable> exe;
+#ifdef JX_WITH_CUDA
+  std::map<int, std::shared_ptr<const cuda::Executable>> cuda_exes;  // by CUDA device
+#endif
 
   bool matches(const JitCall& call) const {
     if (avals.size() != call.leaves.size() || arg_defs.size() != call.arg_defs.size()) return false;
@@ -317,6 +326,18 @@ std::shared_ptr<const Executable> ensure_compiled(JitState& state, Entry& e, boo
   return exe;
 }
 
+#ifdef JX_WITH_CUDA
+std::shared_ptr<const cuda::Executable> ensure_compiled_cuda(JitState& state, Entry& e, int device) {
+  std::lock_guard lock(e.compile_mu);
+  auto& slot = e.cuda_exes[device];
+  if (slot) return slot;
+  slot = cuda::compile(e.jaxpr, state.name, device);
+  log_compile(cat("compiled ", state.name, avals_str(slot->in_avals), " for cuda:", device, " in ", slot->compile_ms, " ms",
+                  slot->cache_hit ? " (CUBIN from cache)" : ""));
+  return slot;
+}
+#endif
+
 }  // namespace
 
 std::pair<std::vector<Array>, std::shared_ptr<const TreeDef>> jit_run(JitState& state, JitCall& call, const TracerFactory& tracer) {
@@ -330,9 +351,23 @@ std::pair<std::vector<Array>, std::shared_ptr<const TreeDef>> jit_run(JitState& 
       return std::pair{std::move(outs), std::shared_ptr<const TreeDef>(entry, &entry->out_def)};
     }
     if (!traced && log_compiles()) log_compile(cat("cache hit ", state.name, avals_str(entry->jaxpr.in_avals())));
-    auto exe = ensure_compiled(state, *entry, false);
     bool any_donated = false;
     for (bool d : call.donated) any_donated |= d;
+#ifdef JX_WITH_CUDA
+    // On a CUDA device when an argument lives there, or when JX_PLATFORM=cuda.
+    int device = cuda::placement(call.leaves);
+    for (size_t i = 0; device < 0 && i < entry->jaxpr.consts.size(); ++i)  // a captured device array
+      if (jx::detail::on_gpu(entry->jaxpr.consts[i])) device = entry->jaxpr.consts[i].device().id;
+    if (device >= 0) {
+      auto cexe = ensure_compiled_cuda(state, *entry, device);
+      std::vector<Array> args;
+      args.reserve(call.leaves.size());
+      for (auto& l : call.leaves) args.push_back(cuda::to_device(l, device));
+      auto outs = cexe->run(args, any_donated ? &call.donated : nullptr);
+      return std::pair{std::move(outs), std::shared_ptr<const TreeDef>(entry, &entry->out_def)};
+    }
+#endif
+    auto exe = ensure_compiled(state, *entry, false);
     auto outs = exe->run(call.leaves, any_donated ? &call.donated : nullptr);
     return std::pair{std::move(outs), std::shared_ptr<const TreeDef>(entry, &entry->out_def)};
   });
