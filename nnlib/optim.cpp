@@ -81,9 +81,12 @@ Array safe_increment(const Array &count) {
 
 Array like(double v, const Array &x) { return scalar(v, x.dtype()); }
 
-// 1 - decay^count in x's dtype (optax's bias_correction denominator).
+// 1 - decay^count in x's dtype (optax's bias_correction denominator). For float16/bfloat16 it is
+// computed in float32 and converted, as optax (a weak decay and an int32 count give float32):
+// 0.999 is 1.0 in bfloat16.
 Array bias_correction(double decay, const Array &count, const Array &x) {
-  return 1.0 - power(like(decay, x), count.astype(x.dtype()));
+  const DType dt = is_half_float(x.dtype()) ? float32 : x.dtype();
+  return (1.0 - power(scalar(decay, dt), count.astype(dt))).astype(x.dtype());
 }
 
 Leaves zeros_like_all(const Leaves &params) {

@@ -48,7 +48,8 @@ std::vector<bool> diff_mask(const char* transform, const std::vector<Array>& lea
       size_t arg = 0;
       while (arg + 1 < defs.size() && defs[arg + 1].first <= i) ++arg;
       throw_error<DTypeError>("[", transform, "] argument ", arg, " has a leaf of dtype ", leaves[i].aval().str(),
-                              "; differentiation needs float32 or float64 inputs (convert with .astype(jx::float32), "
+                              "; differentiation needs floating-point inputs (float16, bfloat16, float32 or float64; convert "
+                              "with .astype(jx::float32), "
                               "or pass integer values as arguments that are not differentiated)");
     }
   }
@@ -111,7 +112,7 @@ void check_tangents(const char* transform, const std::vector<Array>& primals, co
     }
     if (!is_floating(primals[i].dtype())) {
       throw_error<DTypeError>("[", transform, "] primal ", i, " has dtype ", primals[i].aval().str(),
-                              "; forward-mode differentiation needs float32 or float64 inputs");
+                              "; forward-mode differentiation needs floating-point inputs (float16, bfloat16, float32 or float64)");
     }
   }
 }
