@@ -9,6 +9,12 @@
 #include "core/prims/dot.h"
 #include "testing/testing.h"
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <regex>
+
 using namespace jx;
 using jx::testing::uniform;
 
@@ -177,4 +183,61 @@ TEST_CASE("cuda: repeated jitted calls reuse cached device memory; donation hand
   CHECK(r.device() == kGpu);
 }
 
+#endif  // JX_WITH_CUDA
+
+#ifdef JX_WITH_CUDA
+// Programs made only of library calls (no fused kernel) run on the host-memory libcuda of
+// tests/testing/mock_libcuda.cpp too: placement, the eager cache, buffer tables, outputs that
+// are arguments or constants, host-fallback calls with their copies. (Kernels need a GPU.)
+TEST_CASE("cuda executor (no kernels): eager and jitted library calls on device arrays equal the CPU" * doctest::skip(!gpu())) {
+  Array x = uniform({6, 5}, -2, 2, float32, 12);
+  Array xd = device_put(x, kGpu);
+  CHECK(cuda::eager_placement(std::vector<Array>{x, xd}) == 0);
+  check_on_gpu_equals_cpu(cumsum(xd, 1), cumsum(x, 1));
+  check_on_gpu_equals_cpu(cumsum(xd, 0), cumsum(x, 0));  // the cached program for this signature
+  CHECK(cumsum(x, 1).device() == Device{});  // host arguments: the CPU
+  Array c = uniform({3}, -1, 1, float64, 13);
+  auto f = jit([c](const Array& v) { return std::tuple{cumsum(v, 0), v, c}; });
+  auto [s, same, k] = f(xd);
+  check_on_gpu_equals_cpu(s, cumsum(x, 0));
+  CHECK(same.impl_ptr() == xd.impl_ptr());      // an argument returned as it is
+  check_on_gpu_equals_cpu(k, c);                // a constant, copied to the device once
+  auto [s2, same2, k2] = f(x);                  // host argument: this jit runs on the CPU
+  CHECK(s2.device() == Device{});
+}
+
+TEST_CASE("cuda executor (no kernels): a kernel that cannot be loaded is a clear BackendError" * doctest::skip(!gpu())) {
+  if (!std::getenv("JX_CUDA_DRIVER")) return;  // only meaningful with the mock driver, which loads no module
+  Array xd = device_put(uniform({4}, -1, 1, float32, 14), kGpu);
+  CHECK_THROWS_WITH_AS(sin(xd) * 2, doctest::Contains("cuModuleLoadData"), BackendError);
+}
+
+#ifdef JX_MOCK_LIBCUDA
+namespace {
+std::string self_exe() {
+  char buf[4096];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  REQUIRE(n > 0);
+  return std::string(buf, static_cast<size_t>(n));
+}
+}  // namespace
+
+TEST_CASE("cuda executor: the no-kernel cases pass against a host-memory libcuda (no GPU needed)") {
+  if (std::getenv("JX_CUDA_DRIVER")) return;
+  std::string cmd = "JX_CUDA_DRIVER='" JX_MOCK_LIBCUDA "' '" + self_exe() +
+                    "' --test-case='cuda executor (no kernels)*' --no-version --force-colors=0 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  REQUIRE(pipe);
+  std::string output;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof(buf), pipe)) output.append(buf, n);
+  const int status = pclose(pipe);
+  CHECK_MESSAGE(status == 0, output);
+  std::smatch m;
+  REQUIRE_MESSAGE(std::regex_search(output, m, std::regex(R"(test cases:\s*(\d+)\s*\|\s*(\d+) passed\s*\|\s*(\d+) failed)")),
+                  output);
+  CHECK_MESSAGE(m[2].str() == "2", output);  // both ran and passed
+  CHECK_MESSAGE(m[3].str() == "0", output);
+}
+#endif
 #endif  // JX_WITH_CUDA
