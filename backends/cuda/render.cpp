@@ -35,6 +35,7 @@
 
 #include "backends/cuda/nvrtc.h"
 #include "core/errors.h"
+#include "core/half.h"
 #include "core/log.h"
 
 namespace jx::cudagen {
@@ -77,12 +78,18 @@ CType ctype(DType d) {
     case DType::uint32: return {"unsigned", "unsigned"};
     case DType::float32: return {"float", "float"};
     case DType::float64: return {"double", "double"};
+    // 16-bit floats: their bits in memory, their exact float value in registers.
+    case DType::float16:
+    case DType::bfloat16: return {"float", "unsigned short"};
     default: break;
   }
   throw BackendError(detail::cat("[jit/cuda] no CUDA type for dtype ", dtype_name(d)));
 }
 
 std::string reg(DType d) { return ctype(d).reg; }
+
+// float32 and the 16-bit floats compute in float: single-precision literals and math functions.
+bool single(DType d) { return d == DType::float32 || is_half_float(d); }
 
 // The unsigned type of the same width (signed integer arithmetic wraps through it).
 std::string unsigned_of(DType d) { return d == DType::int64 ? "unsigned long long" : "unsigned"; }
@@ -138,6 +145,8 @@ std::string literal_of(const Array& x) {
     case DType::int64: return int_lit(*x.data<int64_t>());
     case DType::float32: return float_lit(*x.data<float>(), true);
     case DType::float64: return float_lit(*x.data<double>(), false);
+    case DType::float16: return float_lit(static_cast<float>(*x.data<float16_t>()), true);
+    case DType::bfloat16: return float_lit(static_cast<float>(*x.data<bfloat16_t>()), true);
     default: break;
   }
   (void)ctype(x.dtype());  // throws for dtypes without a CUDA type
@@ -146,7 +155,7 @@ std::string literal_of(const Array& x) {
 
 std::string inf_lit(DType d, bool negative) {
   const double inf = std::numeric_limits<double>::infinity();
-  return float_lit(negative ? -inf : inf, d == DType::float32);
+  return float_lit(negative ? -inf : inf, single(d));
 }
 
 bool is_simple(const std::string& s) {
@@ -243,6 +252,86 @@ std::string f2i_helper(Helpers& h, DType from, DType to) {
     return detail::cat(kInline, t, " ", name, "(", f, " v) { if (v != v) return 0; if (v >= ", float_lit(hi_f, single),
                        ") return ", hi_v, "; if (v <= ", float_lit(lo_f, single), ") return ", lo_v, "; return (", t,
                        ")v; }");
+  });
+}
+
+// 16-bit floats, bit for bit as core/half.h and the LLVM renderer (integer code, no CUDA headers):
+// the exact float of the bits, and float -> bits rounded to nearest even (NaN rules included).
+std::string half_helper(Helpers& h, const std::string& what, DType d) {
+  const bool bf = d == DType::bfloat16;
+  const std::string t = bf ? "bf16" : "f16";
+  if (what == "to_float") {
+    return h.use("jx_" + t + "_to_f32", [&] {
+      if (bf) return std::string(kInline) + "float jx_bf16_to_f32(unsigned short b) { return __uint_as_float((unsigned)b << 16); }";
+      return std::string(kInline) +
+             "float jx_f16_to_f32(unsigned short h) {\n"
+             "  const unsigned em = h & 0x7fffu, o = em << 13;\n"
+             "  const unsigned sub = __float_as_uint((float)em * 5.9604644775390625e-8f);  // em * 2^-24\n"
+             "  unsigned r = em >= 0x7c00u ? o + 0x70000000u : (em >= 0x0400u ? o + 0x38000000u : sub);\n"
+             "  r |= (unsigned)(h & 0x8000u) << 16;\n"
+             "  return __uint_as_float(r);\n"
+             "}";
+    });
+  }
+  if (what == "to_bits") {
+    return h.use("jx_f32_to_" + t, [&] {
+      if (bf)
+        return std::string(kInline) +
+               "unsigned short jx_f32_to_bf16(float f) {\n"
+               "  const unsigned x = __float_as_uint(f), ax = x & 0x7fffffffu;\n"
+               "  if (ax > 0x7f800000u) return (unsigned short)((int)x < 0 ? 0xffc0u : 0x7fc0u);\n"
+               "  return (unsigned short)((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);\n"
+               "}";
+      return std::string(kInline) +
+             "unsigned short jx_f32_to_f16(float f) {\n"
+             "  const unsigned x = __float_as_uint(f), ax = x & 0x7fffffffu;\n"
+             "  const unsigned normal = (ax + 0xc8000fffu + ((ax >> 13) & 1u)) >> 13;\n"
+             "  const unsigned sub = __float_as_uint(__uint_as_float(ax) + 0.5f) - 0x3f000000u;\n"
+             "  unsigned nan = 0x7c00u | ((ax & 0x7fffffu) >> 13);\n"
+             "  if (nan == 0x7c00u) nan = 0x7c01u;\n"
+             "  unsigned r = ax < 0x38800000u ? sub : normal;\n"
+             "  if (ax >= 0x47800000u) r = 0x7c00u;\n"
+             "  if (ax > 0x7f800000u) r = nan;\n"
+             "  return (unsigned short)(r | ((x >> 16) & 0x8000u));\n"
+             "}";
+    });
+  }
+  // "round": a float rounded to the nearest value of the 16-bit type.
+  const std::string to_f = half_helper(h, "to_float", d), to_b = half_helper(h, "to_bits", d);
+  return h.use("jx_round_" + t, [&] {
+    return detail::cat(kInline, "float jx_round_", t, "(float f) { return ", to_f, "(", to_b, "(f)); }");
+  });
+}
+
+// double -> float rounded to odd: a later rounding to 16 bits is then the correct rounding of the
+// double (24 >= 11 + 2 bits), with no double-rounding error.
+std::string double_to_float_odd_helper(Helpers& h) {
+  return h.use("jx_f64_to_f32_odd", [] {
+    return std::string(kInline) +
+           "float jx_f64_to_f32_odd(double d) {\n"
+           "  const float f = (float)d;\n"
+           "  const double back = (double)f;\n"
+           "  const unsigned bits = __float_as_uint(f);\n"
+           "  if (!(back < d || back > d) || (bits & 1u)) return f;  // exact (or NaN), or odd already\n"
+           "  return __uint_as_float(fabs(back) > fabs(d) ? bits - 1u : bits + 1u);\n"
+           "}";
+  });
+}
+
+// An integer -> float rounded to odd at 24 bits (see double_to_float_odd_helper).
+std::string integer_to_float_odd_helper(Helpers& h) {
+  return h.use("jx_i_to_f32_odd", [] {
+    return std::string(kInline) +
+           "float jx_i_to_f32_odd(long long v, bool is_signed) {\n"
+           "  const bool neg = is_signed && v < 0;\n"
+           "  const unsigned long long a = neg ? 0ull - (unsigned long long)v : (unsigned long long)v;\n"
+           "  const int width = 64 - __clzll((long long)a);\n"
+           "  const int shift = width > 24 ? width - 24 : 0;\n"
+           "  unsigned long long t = a >> shift;\n"
+           "  t |= (a & ((1ull << shift) - 1ull)) != 0ull ? 1ull : 0ull;\n"
+           "  const float f = (float)t * __uint_as_float((unsigned)(shift + 127) << 23);  // exact\n"
+           "  return neg ? -f : f;\n"
+           "}";
   });
 }
 
@@ -512,11 +601,15 @@ class KernelRenderer {
   std::string load_at(int slot, DType dtype, const std::string& lin) {
     std::string e = "p" + std::to_string(slot) + "[" + lin + "]";
     if (dtype == DType::bool_) e = "(" + e + " != 0)";
+    if (is_half_float(dtype)) e = half_helper(h_, "to_float", dtype) + "(" + e + ")";
     return let(reg(dtype), e);
   }
 
   void store_at(int slot, DType dtype, const std::string& lin, const std::string& v) {
-    line("p" + std::to_string(slot) + "[" + lin + "] = " + (dtype == DType::bool_ ? "(unsigned char)" + v : v) + ";");
+    std::string e = v;
+    if (dtype == DType::bool_) e = "(unsigned char)" + v;
+    if (is_half_float(dtype)) e = half_helper(h_, "to_bits", dtype) + "(" + v + ")";
+    line("p" + std::to_string(slot) + "[" + lin + "] = " + e + ";");
   }
 
   // Domain-shaped outputs at `idx` (and, for elementwise kernels, every output).
@@ -688,7 +781,13 @@ class KernelRenderer {
       a.push_back(value(o, operand_idx(k_.nodes[o].aval.shape, idx)));
       ad.push_back(k_.nodes[o].aval.dtype);
     }
-    return elementwise(n, a, ad);
+    std::string v = elementwise(n, a, ad);
+    // A 16-bit float result is rounded where it is produced, as the eager kernels (ops that only
+    // select, negate or convert their operands' values are exact already).
+    if (is_half_float(n.aval.dtype) && op != "select_n" && op != "stop_gradient" && op != "convert_element_type" &&
+        op != "bitcast_convert_type" && op != "neg" && op != "abs" && op != "max" && op != "min")
+      v = let("float", half_helper(h_, "round", n.aval.dtype) + "(" + v + ")");
+    return v;
   }
 
   static std::string join(const std::vector<std::string>& parts, const std::string& sep) {
@@ -699,6 +798,16 @@ class KernelRenderer {
 
   std::string convert(const std::string& x, DType from, DType to) {
     if (from == to) return x;
+    if (is_half_float(from)) from = DType::float32;  // a 16-bit float register holds its exact float value
+    if (is_half_float(to)) {
+      // One rounding from the source value, as the eager conversion (core/half.h).
+      const std::string round = half_helper(h_, "round", to);
+      if (from == DType::float32) return round + "(" + x + ")";
+      if (from == DType::float64) return round + "(" + double_to_float_odd_helper(h_) + "(" + x + "))";
+      if (from == DType::bool_) return "(float)" + x;
+      return round + "(" + integer_to_float_odd_helper(h_) + "((long long)" + x + ", " +
+             (is_signed_integer(from) ? "true" : "false") + "))";
+    }
     const std::string t = reg(to);
     if (to == DType::bool_) return "(" + x + " != 0)";
     if (is_floating(from) && !is_floating(to) && from != DType::bool_) return f2i_helper(h_, from, to) + "(" + x + ")";
@@ -706,7 +815,7 @@ class KernelRenderer {
   }
 
   std::string math(const std::string& name, DType d, const std::vector<std::string>& a) {
-    std::string f = name + (d == DType::float32 ? "f" : "");
+    std::string f = name + (single(d) ? "f" : "");
     return f + "(" + join(a, ", ") + ")";
   }
 
@@ -725,7 +834,7 @@ class KernelRenderer {
       if (sg) return "(" + t + ")((" + u + ")" + a[0] + " " + o + " (" + u + ")" + a[1] + ")";
       return a[0] + " " + o + " " + a[1];
     };
-    auto one = [&] { return fl ? float_lit(1.0, d == DType::float32) : std::string("1"); };
+    auto one = [&] { return fl ? float_lit(1.0, single(d)) : std::string("1"); };
     if (op == "add") return out(wrap2("+"));
     if (op == "sub") return out(wrap2("-"));
     if (op == "mul") return out(wrap2("*"));
@@ -797,6 +906,9 @@ class KernelRenderer {
     if (op == "bitcast_convert_type") {
       const DType from = ad[0];
       if (from == rd) return a[0];
+      // float16 <-> bfloat16 (the only 16-bit types): the same 16 bits read as the other format.
+      if (is_half_float(from) && is_half_float(rd))
+        return out(half_helper(h_, "to_float", rd) + "(" + half_helper(h_, "to_bits", from) + "(" + a[0] + "))");
       if (from == DType::float32 && rd == DType::int32) return out("__float_as_int(" + a[0] + ")");
       if (from == DType::float32 && rd == DType::uint32) return out("__float_as_uint(" + a[0] + ")");
       if (from == DType::int32 && rd == DType::float32) return out("__int_as_float(" + a[0] + ")");
@@ -827,7 +939,7 @@ class KernelRenderer {
       return p + " * " + q;
     };
     uint64_t e = y < 0 ? static_cast<uint64_t>(-(y + 1)) + 1 : static_cast<uint64_t>(y);
-    std::string acc = fl ? float_lit(1.0, d == DType::float32) : std::string("(" + t + ")1");
+    std::string acc = fl ? float_lit(1.0, single(d)) : std::string("(" + t + ")1");
     std::string base = x;
     bool first = true;
     while (e) {
@@ -838,7 +950,7 @@ class KernelRenderer {
       e >>= 1;
       if (e) base = let(t, mul(base, base));
     }
-    if (fl && y < 0) acc = let(t, float_lit(1.0, d == DType::float32) + " / " + acc);
+    if (fl && y < 0) acc = let(t, float_lit(1.0, single(d)) + " / " + acc);
     if (!is_simple(acc)) acc = let(t, acc);
     return acc;
   }
@@ -864,9 +976,9 @@ class KernelRenderer {
     const std::string& op = n.prim.name();
     const DType d = n.aval.dtype;
     const bool fl = is_floating(d);
-    const bool single = d == DType::float32;
-    if (op == "reduce_sum") return fl ? float_lit(0.0, single) : (d == DType::bool_ ? "false" : "(" + reg(d) + ")0");
-    if (op == "reduce_prod") return fl ? float_lit(1.0, single) : (d == DType::bool_ ? "true" : "(" + reg(d) + ")1");
+    const bool sgl = single(d);
+    if (op == "reduce_sum") return fl ? float_lit(0.0, sgl) : (d == DType::bool_ ? "false" : "(" + reg(d) + ")0");
+    if (op == "reduce_prod") return fl ? float_lit(1.0, sgl) : (d == DType::bool_ ? "true" : "(" + reg(d) + ")1");
     if (op == "reduce_and") return d == DType::bool_ ? "true" : "(" + reg(d) + ")~(" + unsigned_of(d) + ")0";
     if (op == "reduce_or") return d == DType::bool_ ? "false" : "(" + reg(d) + ")0";
     const bool mx = op == "reduce_max";
