@@ -470,6 +470,8 @@ Array mean(const Array& x, const Axes& axes, bool keepdims, const Loc& loc) {
   return at_loc(loc, [&] {
     auto ax = reduction_axes("mean", x, axes);
     Array a = to_inexact(x);
+    // float16/bfloat16: computed in float32 and rounded once (jnp.mean's upcast)
+    if (is_half_float(a.dtype())) return lax::convert_element_type(mean(lax::convert_element_type(a, float32), axes, keepdims), a.dtype());
     Array s = reduce(reduce_sum_p, a, ax);
     if (keepdims) s = keep_dims(s, x.shape(), ax);
     return divide(s, typed_scalar(static_cast<double>(reduced_count(x.shape(), ax)), s.dtype()));
@@ -481,6 +483,7 @@ Array var(const Array& x, const Axes& axes, bool keepdims, int ddof, const Loc& 
   return at_loc(loc, [&] {
     auto ax = reduction_axes("var", x, axes);
     Array a = to_inexact(x);
+    if (is_half_float(a.dtype())) return lax::convert_element_type(var(lax::convert_element_type(a, float32), axes, keepdims, ddof), a.dtype());
     Array centered = a - mean(a, to_axes(ax), /*keepdims=*/true);
     Array s = reduce(reduce_sum_p, centered * centered, ax);
     if (keepdims) s = keep_dims(s, x.shape(), ax);
