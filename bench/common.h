@@ -9,7 +9,7 @@
 // figures mean nothing. --iters: timed samples (each the mean of a batch of calls for the
 // microsecond workloads, 1 call for the others; see time_calls). --warmup: untimed calls first.
 //
-// The line: {"workload": "W3", "system": "jx", "status": "ok" | "pending" | "error",
+// The line: {"workload": "W3", "system": "jx", "status": "ok" | "pending" | "unavailable" | "error",
 //            "smoke": bool, "figures": {name: median}, "samples": {name: [...]},
 //            "extra": {...}, "check": {...}, "reason": "..."}
 
@@ -153,6 +153,11 @@ class Report {
     j_["status"] = "pending";
     j_["reason"] = reason;
   }
+  /// Nothing to measure on this machine (bench_cuda_limits without a GPU): exit status 0.
+  void unavailable(const std::string& reason) {
+    j_["status"] = "unavailable";
+    j_["reason"] = reason;
+  }
   void error(const std::string& reason) {
     j_["status"] = "error";
     j_["reason"] = reason;
@@ -162,7 +167,7 @@ class Report {
     std::printf("%s\n", line.c_str());
     std::fflush(stdout);
   }
-  bool ok() const { return j_["status"] == "ok" || j_["status"] == "pending"; }
+  bool ok() const { return j_["status"] == "ok" || j_["status"] == "pending" || j_["status"] == "unavailable"; }
 
  private:
   nlohmann::ordered_json j_;
