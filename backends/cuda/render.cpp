@@ -48,12 +48,18 @@ constexpr int64_t kMaxGrid = 65535;   // blocks per kernel (grid-stride loops co
 constexpr int64_t kBlock = 256;       // threads per block of elementwise and most reduction kernels
 constexpr int64_t kTinyExtent = 8;    // below: a thread per output
 constexpr int64_t kBlockExtent = 1024;  // from here: a block per output
-// Split reductions: outputs at most kSplitMaxOutputs with extents of at least kSplitMinExtent
-// use several blocks per output, about kSplitChunk elements each, at most kSplitMaxBlocks.
-constexpr int64_t kSplitMaxOutputs = 32;
+// Split reductions: too few outputs to fill the GPU with a block each (rows: fewer than
+// kSplitMaxOutputs; columns: fewer than kSplitMaxTiles tiles of 32) and long reductions (rows:
+// kSplitMinExtent; columns: kSplitMinRows) use several blocks per output (tile), each reducing
+// at least kSplitChunk (kSplitChunkRows) elements (rows), about kSplitTargetBlocks blocks in all.
+constexpr int64_t kSplitMaxOutputs = 256;
 constexpr int64_t kSplitMinExtent = int64_t{1} << 16;
 constexpr int64_t kSplitChunk = int64_t{1} << 14;
-constexpr int64_t kSplitMaxBlocks = 256;
+constexpr int64_t kSplitMaxTiles = 64;
+constexpr int64_t kSplitMinRows = 4096;
+constexpr int64_t kSplitChunkRows = 1024;
+constexpr int64_t kSplitTargetBlocks = 1024;
+constexpr int64_t kSplitMaxBlocks = 256;  // per output (tile)
 
 std::vector<int64_t> strides_of(const Shape& shape) {
   std::vector<int64_t> s(shape.size(), 1);
@@ -341,7 +347,7 @@ bool is_reduce_node(const jitc::KNode& n) {
   return n.kind == jitc::KNode::Kind::op && n.prim.name().rfind("reduce_", 0) == 0;
 }
 
-enum class Strategy { elementwise, thread, group, block, split, columns };
+enum class Strategy { elementwise, thread, group, block, split, columns, column_split };
 
 const char* strategy_name(Strategy s) {
   switch (s) {
@@ -351,6 +357,7 @@ const char* strategy_name(Strategy s) {
     case Strategy::block: return "reduction, a block per output (warp shuffles + shared memory)";
     case Strategy::split: return "reduction, several blocks per output (last block combines)";
     case Strategy::columns: return "column reduction, 2-D blocks (outputs along x, rows along y)";
+    case Strategy::column_split: return "column reduction, 2-D blocks, several blocks per tile of outputs (last block combines)";
   }
   return "";
 }
@@ -381,7 +388,8 @@ class KernelRenderer {
       case Strategy::group:
       case Strategy::block:
       case Strategy::split: emit_row_like(); break;
-      case Strategy::columns: emit_columns(); break;
+      case Strategy::columns:
+      case Strategy::column_split: emit_columns(); break;
     }
     std::ostringstream out;
     const unsigned threads = spec.block[0] * spec.block[1] * spec.block[2];
@@ -465,7 +473,7 @@ class KernelRenderer {
       strategy_ = Strategy::columns;
     } else if (R_ < kBlockExtent) {
       strategy_ = Strategy::group;
-    } else if (M_ <= kSplitMaxOutputs && R_ >= kSplitMinExtent) {
+    } else if (M_ < kSplitMaxOutputs && R_ >= kSplitMinExtent) {
       strategy_ = Strategy::split;
     } else {
       strategy_ = Strategy::block;
@@ -491,7 +499,8 @@ class KernelRenderer {
       }
       case Strategy::split: {
         const int64_t block = 512;
-        split_ = std::clamp<int64_t>(ceil_div(R_, kSplitChunk), 2, kSplitMaxBlocks);
+        split_ = std::clamp<int64_t>(std::min(ceil_div(R_, kSplitChunk), ceil_div(kSplitTargetBlocks, M_)), 2,
+                                     kSplitMaxBlocks);
         spec.block = {u(block), 1, 1};
         spec.grid = {u(split_), u(M_), 1};
         break;
@@ -502,8 +511,16 @@ class KernelRenderer {
         rows_ = (tiles < 128 && R_ >= 256) ? 32 : (R_ >= 64 ? 16 : 8);
         spec.block = {32, u(rows_), 1};
         spec.grid = {u(std::clamp<int64_t>(tiles, 1, kMaxGrid)), 1, 1};
+        // Few tiles and long columns: several blocks per tile along the rows (blockIdx.y).
+        if (tiles < kSplitMaxTiles && R_ >= kSplitMinRows) {
+          split_ = std::clamp<int64_t>(std::min(ceil_div(R_, kSplitChunkRows), ceil_div(kSplitTargetBlocks, tiles)), 2,
+                                       kSplitMaxBlocks);
+          spec.grid[1] = u(split_);
+          strategy_ = Strategy::column_split;
+        }
         break;
       }
+      case Strategy::column_split:
       case Strategy::elementwise: break;
     }
   }
@@ -1205,11 +1222,24 @@ class KernelRenderer {
   }
 
   // Outputs contiguous: threadIdx.x runs along 32 consecutive outputs (coalesced reads of each
-  // reduced row), threadIdx.y over the reduced rows; rows combine through shared memory.
+  // reduced row), threadIdx.y over the reduced rows; rows combine through shared memory. Split
+  // (blockIdx.y): each block reduces an interleaved share of the rows into partial results in
+  // module-global scratch, and the last block of a tile to finish combines them in a fixed order.
   void emit_columns() {
     const int64_t bx = 32, by = rows_;
-    std::vector<std::string> sh;
+    const bool split = strategy_ == Strategy::column_split;
+    std::vector<std::string> sh, partials;
     for (int r : reds_) sh.push_back(shared_array(r, bx * by));
+    const std::string base = spec_name_safe(), counter = base + "_count";
+    if (split) {
+      for (size_t i = 0; i < reds_.size(); ++i) {
+        partials.push_back(base + "_part" + std::to_string(i));
+        globals_ += "__device__ " + reg(k_.nodes[reds_[i]].aval.dtype) + " " + partials.back() + "[" +
+                    std::to_string(split_ * M_) + "];\n";
+      }
+      globals_ += "__device__ unsigned " + counter + "[" + std::to_string(ceil_div(M_, bx)) + "];\n";
+      shared_ += "  __shared__ bool last_block;\n";
+    }
     line("const ix tx = (ix)threadIdx.x, ty = (ix)threadIdx.y;");
     open("for (ix ob = (ix)blockIdx.x * " + c(bx) + "; ob < " + c(M_) + "; ob += (ix)gridDim.x * " + c(bx) + ")");
     scoped([&] {
@@ -1218,30 +1248,75 @@ class KernelRenderer {
       open("if (o < " + c(M_) + ")");
       scoped([&] {
         Idx oi = unravel("o", out_shape_);
-        reduce_loop(oi, "o", "ty", c(by));
+        if (split) reduce_loop(oi, "o", "(ix)blockIdx.y * " + c(by) + " + ty", "(ix)gridDim.y * " + c(by));
+        else reduce_loop(oi, "o", "ty", c(by));
       });
       close();
-      for (size_t i = 0; i < reds_.size(); ++i) line(sh[i] + "[ty * " + c(bx) + " + tx] = " + acc_name(reds_[i]) + ";");
-      line("__syncthreads();");
-      for (int64_t s = by / 2; s > 0; s /= 2) {
-        open("if (ty < " + c(s) + ")");
-        for (size_t i = 0; i < reds_.size(); ++i) {
-          const std::string here = sh[i] + "[ty * " + c(bx) + " + tx]";
-          const std::string there = sh[i] + "[(ty + " + c(s) + ") * " + c(bx) + " + tx]";
-          line(here + " = " + combine(k_.nodes[reds_[i]], here, there) + ";");
-        }
-        close();
+      column_tree(sh);
+      if (!split) {
+        store_column(sh);
         line("__syncthreads();");
+        return;
       }
       open("if (ty == 0 && o < " + c(M_) + ")");
-      for (auto& out : k_.outputs) {
-        if (!is_reduce_node(k_.nodes[out.node])) continue;
-        const size_t i = static_cast<size_t>(std::find(reds_.begin(), reds_.end(), out.node) - reds_.begin());
-        store_at(out.slot, k_.nodes[out.node].aval.dtype, "o", sh[i] + "[tx]");
+      for (size_t i = 0; i < reds_.size(); ++i) line(partials[i] + "[(ix)blockIdx.y * " + c(M_) + " + o] = " + sh[i] + "[tx];");
+      line("__threadfence();");
+      close();
+      line("__syncthreads();");
+      open("if (tx == 0 && ty == 0)");
+      line("last_block = atomicAdd(&" + counter + "[ob / " + c(bx) + "], 1u) == " + std::to_string(split_ - 1) + "u;");
+      close();
+      line("__syncthreads();");
+      open("if (last_block)");
+      // Partials written by other blocks: read through L2 (__ldcg), not a stale L1 line.
+      line("__threadfence();");
+      init_accs();
+      open("if (o < " + c(M_) + ")");
+      open("for (ix s = ty; s < " + c(split_) + "; s += " + c(by) + ")");
+      for (size_t i = 0; i < reds_.size(); ++i) {
+        const auto& n = k_.nodes[reds_[i]];
+        const std::string p = "&" + partials[i] + "[s * " + c(M_) + " + o]";
+        std::string v = let(reg(n.aval.dtype), n.aval.dtype == DType::bool_ ? "*(volatile bool*)(" + p + ")" : "__ldcg(" + p + ")", "t");
+        line(acc_name(reds_[i]) + " = " + combine(n, acc_name(reds_[i]), v) + ";");
       }
+      close();
+      close();
+      column_tree(sh);
+      store_column(sh);
+      open("if (tx == 0 && ty == 0)");
+      line(counter + "[ob / " + c(bx) + "] = 0u;");
+      close();
       close();
       line("__syncthreads();");
     });
+    close();
+  }
+
+  // The accumulators of the block's rows combined down the y axis: the result for output tx is
+  // in sh[tx].
+  void column_tree(const std::vector<std::string>& sh) {
+    const int64_t bx = 32, by = rows_;
+    for (size_t i = 0; i < reds_.size(); ++i) line(sh[i] + "[ty * " + c(bx) + " + tx] = " + acc_name(reds_[i]) + ";");
+    line("__syncthreads();");
+    for (int64_t s = by / 2; s > 0; s /= 2) {
+      open("if (ty < " + c(s) + ")");
+      for (size_t i = 0; i < reds_.size(); ++i) {
+        const std::string here = sh[i] + "[ty * " + c(bx) + " + tx]";
+        const std::string there = sh[i] + "[(ty + " + c(s) + ") * " + c(bx) + " + tx]";
+        line(here + " = " + combine(k_.nodes[reds_[i]], here, there) + ";");
+      }
+      close();
+      line("__syncthreads();");
+    }
+  }
+
+  void store_column(const std::vector<std::string>& sh) {
+    open("if (ty == 0 && o < " + c(M_) + ")");
+    for (auto& out : k_.outputs) {
+      if (!is_reduce_node(k_.nodes[out.node])) continue;
+      const size_t i = static_cast<size_t>(std::find(reds_.begin(), reds_.end(), out.node) - reds_.begin());
+      store_at(out.slot, k_.nodes[out.node].aval.dtype, "o", sh[i] + "[tx]");
+    }
     close();
   }
 

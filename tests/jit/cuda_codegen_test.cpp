@@ -468,14 +468,19 @@ TEST_CASE("cuda codegen (host emulation): row and column reductions of every lau
     return std::tuple{z, sum(z, {1}), max(z, {1}), min(exp(z), {1}), prod(x / 2.0f + 1.0f, {1})};
   };
   // A thread, lane groups of 8, 16 and 32, a block, several blocks per output.
-  for (Shape s : {Shape{70, 5}, Shape{50, 20}, Shape{40, 100}, Shape{33, 700}, Shape{5, 3000}, Shape{2, 1 << 17}})
+  for (Shape s : {Shape{70, 5}, Shape{50, 20}, Shape{40, 100}, Shape{33, 700}, Shape{5, 3000}, Shape{2, 1 << 17},
+                  Shape{12, 1 << 16}})
     cases.push_back(emu_case("rows" + std::to_string(s[1]), rows, uniform(s, -1, 1, float32, 26)));
   // Several reduced axes, trailing; a reduction to a scalar.
   cases.push_back(emu_case("rows3d", [](const Array& x) { return sum(x * x, {1, 2}); }, uniform({7, 30, 40}, -1, 1, float32, 27)));
   cases.push_back(emu_case("all", [](const Array& x) { return std::tuple{sum(x), max(x)}; }, uniform({300, 400}, -1, 1, float32, 28)));
   // Columns: 2-D blocks (8, 16 and 32 rows), few outputs, a middle axis, leading axes.
-  auto cols = [](const Array& x) { return std::tuple{sum(x * 3.0f, {0}), max(x, {0}), min(x, {0})}; };
-  for (Shape s : {Shape{20, 100}, Shape{100, 70}, Shape{600, 40}, Shape{3000, 5}, Shape{4, 40}})
+  auto cols = [](const Array& x) {
+    return std::tuple{sum(x * 3.0f, {0}), max(x, {0}), min(x, {0}), any(x > 0.999f, {0}), all(x > -0.999f, {0})};
+  };
+  // ... and several blocks per tile of 32 outputs.
+  for (Shape s : {Shape{20, 100}, Shape{100, 70}, Shape{600, 40}, Shape{3000, 5}, Shape{4, 40}, Shape{8192, 40},
+                  Shape{5000, 100}})
     cases.push_back(emu_case("cols" + std::to_string(s[0]), cols, uniform(s, -1, 1, float32, 29)));
   cases.push_back(emu_case("mid", [](const Array& x) { return std::tuple{sum(x, {1}), x + 1.0f}; }, uniform({3, 500, 7}, -1, 1, float32, 30)));
   cases.push_back(emu_case("lead", [](const Array& x) { return sum(x, {0, 1}); }, uniform({30, 20, 50}, -1, 1, float32, 31)));
