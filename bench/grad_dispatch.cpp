@@ -12,7 +12,7 @@ int main(int argc, char** argv) {
     auto g = jx::grad(f);
     jx::Array x = jx::array({0.1f, 0.2f, 0.3f, 0.4f});
     g(x);  // trace, transform, cache
-    auto us = bench::time_calls([&] { g(x); }, o, o.smoke ? 10 : 1000, 1e-6);
+    auto us = bench::time_calls([&] { g(x).block_until_ready(); }, o, o.smoke ? 10 : 1000, 1e-6);
     auto jp = jx::make_jaxpr(g)(x);
     std::printf("eager grad(sum(sin(x) * x)), x f32[4]: %.2f us per call (median), %zu equations\n",
                 bench::median(us), jp.jaxpr->eqns.size());

@@ -10,5 +10,6 @@ int main(int argc, char** argv) {
     jx::Array y = f(x);  // compile
     r.figure("us_per_call", bench::time_calls([&] { f(x).block_until_ready(); }, o, o.smoke ? 10 : 1000, 1e-6));
     r.check("sum", bench::sum64(y));
+    r.extra("device", y.device().str());
   });
 }

@@ -21,5 +21,6 @@ int main(int argc, char** argv) {
     r.figure("ms", ms);
     r.figure("gbs", gbs);
     r.check("sum", bench::sum64(z));
+    r.extra("device", z.device().str());
   });
 }

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
       auto [p, l] = step(params, s.x, s.y);
       params = std::move(p);
       loss = l.block_until_ready();
+      jx::block_until_ready(params);  // the updated parameters too (GPU work is asynchronous)
     };
     auto t0 = bench::Clock::now();
     call();
@@ -24,5 +25,6 @@ int main(int argc, char** argv) {
     call();
     r.check("loss_last_step", loss.item<float>());
     r.extra("peak_rss_mib", bench::peak_rss_mib());
+    r.extra("device", loss.device().str());
   });
 }

@@ -22,5 +22,6 @@ int main(int argc, char** argv) {
     double s = 0;
     for (double v : g["0"]["w"].array().to_vector<double>()) s += std::abs(v);
     r.check("sum_abs_grad_w0", s);
+    r.extra("device", g["0"]["w"].array().device().str());
   });
 }

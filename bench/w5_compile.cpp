@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
           auto [p, l] = step(params, s.x, s.y);
           params = std::move(p);
           l.block_until_ready();
+          jx::block_until_ready(params);  // the updated parameters too (GPU work is asynchronous)
         };
         auto t0 = bench::Clock::now();
         call();

@@ -19,5 +19,6 @@ int main(int argc, char** argv) {
     r.figure("us_per_call", bench::time_calls([&] { h(x).block_until_ready(); }, o, o.smoke ? 10 : 100, 1e-6));
     r.check("sum", bench::sum64(hess));
     r.check("h00", hess.to_vector<double>()[0]);
+    r.extra("device", hess.device().str());
   });
 }

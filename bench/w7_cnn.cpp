@@ -31,9 +31,11 @@ int main(int argc, char** argv) {
       auto [p, l] = step(params, x, y);
       params = std::move(p);
       loss = l.block_until_ready();
+      jx::block_until_ready(params);  // the updated parameters too (GPU work is asynchronous)
     };
     call();  // compile
     r.check("loss_first_step", loss.item<float>());
     r.figure("ms_per_step", bench::time_calls(call, o, 1, 1e-3));
+    r.extra("device", loss.device().str());
   });
 }

@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
     for (int i = 0; i < 3; ++i) r.check(std::string("final_") + names[i], v1[static_cast<size_t>(i)]);
     for (int i = 0; i < 3; ++i)
       r.check(std::string("dfinal_x_d") + names[i] + "0", vg[static_cast<size_t>(i)]);
+    r.extra("device", s1.device().str());
 #else
     (void)o;
     r.pending("jx::lax::scan has not landed (transforms/control.h)");
