@@ -44,7 +44,8 @@ namespace {
 
 using Idx = std::vector<std::string>;
 
-constexpr int64_t kMaxGrid = 65535;   // blocks per kernel (grid-stride loops cover the rest)
+constexpr int64_t kMaxGrid = 65535;
+constexpr int64_t kSharedBudget = 40 * 1024;  // static shared memory per block (48 KiB at most)   // blocks per kernel (grid-stride loops cover the rest)
 constexpr int64_t kBlock = 256;       // threads per block of elementwise and most reduction kernels
 constexpr int64_t kTinyExtent = 8;    // below: a thread per output
 constexpr int64_t kBlockExtent = 1024;  // from here: a block per output
@@ -93,6 +94,11 @@ CType ctype(DType d) {
 }
 
 std::string reg(DType d) { return ctype(d).reg; }
+
+int64_t reg_bytes(DType d) {
+  const std::string r = reg(d);
+  return r == "bool" ? 1 : (r == "double" || r == "long long" ? 8 : 4);
+}
 
 // float32 and the 16-bit floats compute in float: single-precision literals and math functions.
 bool single(DType d) { return d == DType::float32 || is_half_float(d); }
@@ -467,16 +473,26 @@ class KernelRenderer {
     // Reduced axes trailing (rows), or outputs contiguous (columns): a 2-D block when there
     // are enough outputs for a row of 32 threads and enough reduced rows to split.
     const bool rows = k_.row_reduction;
+    // Shared memory per reduction and row of 32 threads (blocks combine warps or rows through it).
+    int64_t row_bytes = 0;
+    for (int r : reds_) row_bytes += 32 * reg_bytes(k_.nodes[r].aval.dtype);
     if (R_ < kTinyExtent) {
       strategy_ = Strategy::thread;
     } else if (!rows && M_ >= 32) {
       strategy_ = Strategy::columns;
-    } else if (R_ < kBlockExtent) {
+    } else if (R_ < kBlockExtent || row_bytes > kSharedBudget) {
       strategy_ = Strategy::group;
     } else if (M_ < kSplitMaxOutputs && R_ >= kSplitMinExtent) {
       strategy_ = Strategy::split;
     } else {
       strategy_ = Strategy::block;
+    }
+    if (strategy_ == Strategy::columns) {
+      // Rows per block: more when there are few tiles of 32 outputs and long columns, fewer when
+      // many reductions share the block's memory (none fit: a thread per output).
+      rows_ = (ceil_div(M_, 32) < 128 && R_ >= 256) ? 32 : (R_ >= 64 ? 16 : 8);
+      while (rows_ > 2 && rows_ * row_bytes > kSharedBudget) rows_ /= 2;
+      if (rows_ * row_bytes > kSharedBudget) strategy_ = Strategy::thread;
     }
     switch (strategy_) {
       case Strategy::thread: {
@@ -506,9 +522,7 @@ class KernelRenderer {
         break;
       }
       case Strategy::columns: {
-        // Rows per block: more when there are few blocks of outputs and long columns.
         const int64_t tiles = ceil_div(M_, 32);
-        rows_ = (tiles < 128 && R_ >= 256) ? 32 : (R_ >= 64 ? 16 : 8);
         spec.block = {32, u(rows_), 1};
         spec.grid = {u(std::clamp<int64_t>(tiles, 1, kMaxGrid)), 1, 1};
         // Few tiles and long columns: several blocks per tile along the rows (blockIdx.y).
