@@ -8,10 +8,33 @@
 #      in jx and JAX, and writes bench/results/latest.md, latest.json and ratios.png.
 # <build> is $JX_BUILD_DIR (default build). Arguments go to bench/run.py, e.g.
 #   bash scripts/bench.sh --only W1,W3 --rounds 5
+# On a GPU machine: bash scripts/bench.sh --platform cuda (results in bench/results/gpu/). That
+# machine may have no network: nothing is installed from PyPI, and a failing setup.sh only warns;
+# the JAX with a GPU backend must already be there: $JX_BENCH_PYTHON, else <build>/bench-venv's
+# Python, else python3 (bench/run.py says so when it has none).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir="${JX_BUILD_DIR:-build}"
 venv="$dir/bench-venv"
+platform=cpu
+prev=""
+for a in "$@"; do
+  [[ $a == --platform=cuda || ($prev == --platform && $a == cuda) ]] && platform=cuda
+  prev=$a
+done
+
+if [[ $platform == cuda ]]; then
+  bash scripts/setup.sh || echo "jx bench: scripts/setup.sh failed (no network?); building with what is installed"
+  py="${JX_BENCH_PYTHON:-}"
+  if [[ -z $py ]]; then
+    py=python3
+    "$venv/bin/python" -c "import jax" 2>/dev/null && py="$venv/bin/python"
+  fi
+  echo "jx bench: building into $dir"
+  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE="${JX_BUILD_TYPE:-Release}" -DJX_BUILD_BENCH=ON >/dev/null
+  cmake --build "$dir" -j "$(nproc)" --target bench_all
+  exec "$py" bench/run.py --build-dir "$dir" "$@"
+fi
 
 bash scripts/setup.sh
 if ! python3 -c "import venv, ensurepip" 2>/dev/null; then

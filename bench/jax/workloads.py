@@ -2,6 +2,7 @@
 programs bench/w*.cpp, printing the same one-line JSON result.
 
     python bench/jax/workloads.py W3 [--smoke] [--iters N] [--warmup N]
+    python bench/jax/workloads.py info     (JAX's version, backend and devices, one JSON line)
 
 --smoke: tiny sizes and two timed calls (proves the script runs; no timing claims).
 --iters: timed samples (each the mean over the workload's fixed number of calls per sample);
@@ -342,12 +343,53 @@ def w8(r, o):
         r.check(f"dfinal_x_d{c}0", g[i])
 
 
+# ---- info: which JAX, which devices (bench/run.py --platform cuda asks before the workloads) ----
+
+
+def info():
+    """Prints one JSON line: JAX's version, its default backend and devices (under the process's
+    JAX_PLATFORMS), the backend's platform version (the CUDA / driver versions for a GPU), the
+    default matmul precision, and the versions of JAX's CUDA packages. status "error" with the
+    reason when the backend cannot start (e.g. JAX_PLATFORMS=cuda with a CPU-only jaxlib or no GPU)."""
+    import importlib.metadata
+
+    import jaxlib
+
+    d = {"workload": "info", "system": "jax", "status": "ok", "jax": jax.__version__, "jaxlib": jaxlib.__version__,
+         "default_matmul_precision": str(jax.config.jax_default_matmul_precision)}
+    packages = {}
+    for dist in importlib.metadata.distributions():
+        name = (dist.metadata["Name"] or "").lower()
+        if name.startswith(("jax-cuda", "jax_cuda", "jaxlib", "nvidia-cuda-runtime", "nvidia-cudnn", "nvidia-cublas")):
+            packages[name] = dist.version
+    d["packages"] = dict(sorted(packages.items()))
+    try:
+        devices = jax.devices()
+        d["backend"] = jax.default_backend()
+        d["devices"] = [f"{x.platform}:{x.id} {x.device_kind}" for x in devices]
+        try:
+            d["platform_version"] = devices[0].client.platform_version
+        except Exception as e:  # noqa: BLE001 -- informational only
+            d["platform_version"] = f"unknown ({type(e).__name__})"
+        # one tiny computation: the backend really runs
+        d["check"] = float(jnp.sum(jnp.arange(4, dtype=F32)))
+    except Exception as e:  # noqa: BLE001 -- reported in the line
+        d["status"] = "error"
+        d["reason"] = f"{type(e).__name__}: {e}".rstrip(": ")
+        if not any("cuda" in k for k in packages) and "cuda" not in jaxlib.__version__:
+            d["hint"] = f"no jax-cuda12/jax-cuda13 plugin is installed: jaxlib {jaxlib.__version__} runs on the CPU only"
+    print(json.dumps(d), flush=True)
+    return 0 if d["status"] == "ok" else 1
+
+
 WORKLOADS = {"W1": w1, "W2": w2, "W3": w3, "W4": w4, "W5": w5, "W6": w6, "W7": w7, "W8": w8}
 DEFAULT_ITERS = {"W1": 20, "W2": 10, "W3": 10, "W4": 10, "W5": 3, "W6": 20, "W7": 10, "W8": 10}
 DEFAULT_WARMUP = {"W5": 1}
 
 
 def main(argv):
+    if argv[:1] == ["info"]:
+        return info()
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("workload", choices=sorted(WORKLOADS))
     ap.add_argument("--smoke", action="store_true")
@@ -362,6 +404,7 @@ def main(argv):
     r = Report(o.workload, o)
     try:
         WORKLOADS[o.workload](r, o)
+        r.extra("backend", jax.default_backend())  # where it ran (bench/run.py checks it on the GPU)
     except Exception as e:  # noqa: BLE001 -- reported as the workload's error line
         r.d["status"] = "error"
         r.d["reason"] = f"{type(e).__name__}: {e}"
