@@ -18,6 +18,7 @@
 #ifdef JX_WITH_CUDA
 #include "backends/cuda/executable.h"
 #include "backends/cuda/render.h"
+#include "core/device.h"
 #endif
 #include "core/log.h"
 #include "core/prims/control.h"
@@ -518,6 +519,16 @@ std::shared_ptr<const Executable> compile_jaxpr(const ClosedJaxpr& jaxpr, const 
   for (auto& ch : sym)
     if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
   exe->program = jitc::plan_program(optimized, sym);
+#ifdef JX_WITH_CUDA
+  // Values that live on a GPU (captured device arrays) are read by the CPU code through host copies.
+  for (auto& c : exe->program.consts)
+    if (detail::on_gpu(c)) c = device_put(c, Device{});
+  for (auto& call : exe->program.calls)
+    for (auto& l : call.literals)
+      if (l.defined() && detail::on_gpu(l)) l = device_put(l, Device{});
+  for (auto& l : exe->program.output_literals)
+    if (l.defined() && detail::on_gpu(l)) l = device_put(l, Device{});
+#endif
 #ifdef JX_WITH_CUDA
   cudagen::codegen_check(exe->program);  // JX_CUDA_CODEGEN_CHECK=<sm>: render and compile for CUDA too
 #endif

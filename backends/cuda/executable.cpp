@@ -209,7 +209,7 @@ void host_call(const Executable& exe, int index, void** bufs) {
     return h;
   };
   for (size_t i = 0; i < call.in_slots.size(); ++i)
-    in.push_back(call.in_slots[i] >= 0 ? host_copy(call.in_slots[i]) : call.literals[i]);
+    in.push_back(call.in_slots[i] >= 0 ? host_copy(call.in_slots[i]) : device_put(call.literals[i], Device{}));
   for (int s : call.out_slots) out.push_back(detail::empty_array(p.slots[s].aval));
   const PrimitiveDef& def = call.prim.def();
   if (call.fused_epilogue()) {

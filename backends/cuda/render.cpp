@@ -34,6 +34,7 @@
 #include <sstream>
 
 #include "backends/cuda/nvrtc.h"
+#include "core/device.h"
 #include "core/errors.h"
 #include "core/half.h"
 #include "core/log.h"
@@ -149,7 +150,9 @@ std::string float_lit(double v, bool single) {
   return s[0] == '-' ? "(" + s + ")" : s;
 }
 
-std::string literal_of(const Array& x) {
+std::string literal_of(const Array& v) {
+  // A literal computed on a GPU (eager work under JX_PLATFORM=cuda) is read through a host copy.
+  const Array x = jx::detail::on_gpu(v) ? device_put(v, Device{}) : v;
   switch (x.dtype()) {
     case DType::bool_: return *x.data<bool>() ? "true" : "false";
     case DType::int32: return int_lit(*x.data<int32_t>());

@@ -25,6 +25,7 @@
 #include "backends/llvm/module.h"
 #include "backends/llvm/target.h"
 #include "backends/llvm/vmath.h"
+#include "core/device.h"
 #include "core/errors.h"
 
 namespace jx::llvmgen {
@@ -582,7 +583,9 @@ class KernelEmitter {
     return v;
   }
 
-  Value* literal(const Array& x) {
+  Value* literal(const Array& v) {
+    // A literal computed on a GPU (eager work under JX_PLATFORM=cuda) is read through a host copy.
+    const Array x = jx::detail::on_gpu(v) ? device_put(v, Device{}) : v;
     DType d = x.dtype();
     Type* t = reg_type(d);
     switch (d) {
