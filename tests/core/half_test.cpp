@@ -459,6 +459,14 @@ TEST_CASE("half: jx::random draws as JAX (bits -> floats in the 16-bit format)")
     CHECK(t.dtype() == dt);
     CHECK(all(t > -1.0).item<bool>());
     CHECK(all(t < 1.0).item<bool>());
+    // truncated_normal clips into the open interval with nextafter in the 16-bit format: with
+    // one representable value strictly between the bounds, every draw is that value.
+    const double ulp = dt == float16 ? std::ldexp(1.0, -10) : std::ldexp(1.0, -7);
+    for (double lo : {1.0, -1.0 - 2 * ulp, 0.25}) {
+      const double step = lo == 0.25 ? ulp / 4 : ulp;
+      Array one = random::truncated_normal(random::key(6), scalar(lo, dt), scalar(lo + 2 * step, dt), Shape{16}, dt);
+      CHECK(one.to_vector<double>() == std::vector<double>(16, lo + step));
+    }
     Array c = random::categorical(random::key(3), array({0.f, 10.f, 0.f}).astype(dt), 0);
     CHECK(c.item<int32_t>() == 1);
     CHECK(random::bernoulli(random::key(4), scalar(0.5, dt), Shape{10}).dtype() == bool_);
