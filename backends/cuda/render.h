@@ -13,7 +13,16 @@
 
 namespace jx::cudagen {
 
-/// How to launch one rendered kernel.
+/// How to launch one rendered kernel. The kernel's parameters are pointers only (no scalars):
+/// params[i] is the slot whose device address goes in argument i (cuLaunchKernel's kernelParams
+/// point at these addresses), first the slots the kernel reads, then the slots it writes. An
+/// alias slot is passed as its root's address. Read-only parameters are `const T* __restrict__`
+/// unless the plan lets an output of the kernel take over that input's buffer (donation), so
+/// buffers must not overlap otherwise. bool is one byte, float16/bfloat16 two (their bits).
+/// Reductions keep their shared memory static (shared_bytes stays 0); a reduction split over
+/// several blocks per output keeps partial results and counters in the module's own __device__
+/// globals (the last block resets them), so one kernel must not run concurrently with itself
+/// (launches on one stream are fine). The grid is capped (grid-stride loops cover the rest).
 struct LaunchSpec {
   std::string name;                 // the extern "C" __global__ function's name
   std::vector<int> params;          // the kernel's pointer parameters, in order: program slots

@@ -13,6 +13,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <thread>
 
 #include <dlfcn.h>
 
@@ -867,6 +868,25 @@ TEST_CASE("cuda codegen: compiled images are cached in memory") {
   CHECK(a.image == b.image);
   auto c = cudagen::compile_cubin(src, "cached", 80);  // another architecture: another image
   CHECK(c.image != a.image);
+}
+
+TEST_CASE("cuda codegen: NVRTC compiles from several threads at once") {
+  std::vector<std::thread> threads;
+  std::vector<size_t> sizes(6, 0);
+  for (size_t t = 0; t < sizes.size(); ++t) {
+    threads.emplace_back([t, &sizes] {
+      // Two threads per source: concurrent compiles of one source, and of different ones.
+      const std::string src = "extern \"C\" __global__ void threaded" + std::to_string(t / 2) +
+                              "(float* p) { p[threadIdx.x] += " + std::to_string(t / 2) + ".0f; }\n";
+      try {
+        sizes[t] = cudagen::compile_cubin(src, "threaded", 90).image.size();
+      } catch (...) {
+        sizes[t] = 0;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (size_t s : sizes) CHECK(s > 16);
 }
 
 TEST_CASE("cuda codegen: the on-disk cache (JX_CACHE_DIR) lets a second process skip NVRTC") {
