@@ -40,11 +40,13 @@ void round_into(const Array& x, const Array& out) {
   else narrow(x.data<float>(), out.mutable_data<bfloat16_t>(), x.size());
 }
 
+bool is_half(const Array& a) { return a.defined() && is_half_float(a.dtype()); }
+
 bool touches_half(std::span<const Array> in, std::span<Array> out) {
   for (auto& a : in)
-    if (is_half_float(a.dtype())) return true;
+    if (is_half(a)) return true;
   for (auto& a : out)
-    if (is_half_float(a.dtype())) return true;
+    if (is_half(a)) return true;
   return false;
 }
 
@@ -53,13 +55,13 @@ bool touches_half(std::span<const Array> in, std::span<Array> out) {
 void compute_in_float32(const Kernel& kernel, std::span<const Array> in, std::span<Array> out, const Params& params) {
   std::vector<Array> in32(in.begin(), in.end());
   for (auto& a : in32)
-    if (is_half_float(a.dtype())) a = widened(a);
+    if (is_half(a)) a = widened(a);
   std::vector<Array> out32(out.begin(), out.end());
   for (auto& a : out32)
-    if (is_half_float(a.dtype())) a = empty_array(AbstractValue{DType::float32, a.shape(), a.weak_type()});
+    if (is_half(a)) a = empty_array(AbstractValue{DType::float32, a.shape(), a.weak_type()});
   kernel(in32, out32, params);
   for (size_t i = 0; i < out.size(); ++i)
-    if (is_half_float(out[i].dtype())) round_into(out32[i], out[i]);
+    if (is_half(out[i])) round_into(out32[i], out[i]);
 }
 
 }  // namespace
