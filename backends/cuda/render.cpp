@@ -411,7 +411,7 @@ class KernelRenderer {
     for (size_t i = 0; i < spec.params.size(); ++i) out << (i ? ", " : "") << param_decl_[i];
     out << ") {\n";
     out << (wide_ ? "  typedef long long ix;\n  typedef unsigned long long ux;\n" : "  typedef int ix;\n  typedef unsigned ux;\n");
-    out << shared_ << hoisted << os_.str() << "}\n";
+    out << shared_ << drop_unused(hoisted + os_.str()) << "}\n";
     return out.str();
   }
 
@@ -551,6 +551,54 @@ class KernelRenderer {
     for (auto& o : k_.outputs) biggest = std::max(biggest, prog_.slots[o.slot].aval.size());
     // Pads and slices index their operands at offsets up to the operand's extent.
     return biggest >= (int64_t{1} << 31) - (int64_t{1} << 26);
+  }
+
+  // Removes the declarations of values nothing reads (indices that unravel computes for every
+  // dimension, loads a branch made redundant), until none is left: clean code, no NVRTC warnings.
+  static std::string drop_unused(const std::string& body) {
+    std::vector<std::string> lines;
+    {
+      std::istringstream is(body);
+      for (std::string l; std::getline(is, l);) lines.push_back(l);
+    }
+    auto declared = [](const std::string& l) -> std::string {
+      const size_t start = l.find_first_not_of(' ');
+      if (start == std::string::npos || l.compare(start, 6, "const ") != 0) return {};
+      const size_t eq = l.find(" = ");
+      if (eq == std::string::npos || l.find(" = ", eq + 3) != std::string::npos) return {};  // one declaration only
+      const size_t b = l.rfind(' ', eq - 1);
+      return l.substr(b + 1, eq - b - 1);
+    };
+    auto is_word = [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_'; };
+    for (bool changed = true; changed;) {
+      changed = false;
+      std::map<std::string, int> uses;
+      for (auto& l : lines) {
+        for (size_t i = 0; i < l.size();) {
+          if (!is_word(l[i])) {
+            ++i;
+            continue;
+          }
+          size_t j = i;
+          while (j < l.size() && is_word(l[j])) ++j;
+          ++uses[l.substr(i, j - i)];
+          i = j;
+        }
+      }
+      std::vector<std::string> kept;
+      for (auto& l : lines) {
+        const std::string name = declared(l);
+        if (!name.empty() && uses[name] == 1) {
+          changed = true;
+          continue;
+        }
+        kept.push_back(l);
+      }
+      lines = std::move(kept);
+    }
+    std::string out;
+    for (auto& l : lines) out += l + "\n";
+    return out;
   }
 
   // ---- text ----------------------------------------------------------------------------------------
@@ -1378,15 +1426,16 @@ namespace {
 
 struct CheckStats {
   int sm = 0;
-  std::atomic<int64_t> programs{0}, kernels{0}, compiled{0};
+  std::atomic<int64_t> programs{0}, kernels{0}, compiled{0}, warned{0};
   std::atomic<int64_t> nvrtc_us{0};
   ~CheckStats() {
     if (!sm) return;
     std::fprintf(stderr,
                  "[jit/cuda] JX_CUDA_CODEGEN_CHECK=%d: %lld programs checked, %lld kernels rendered, %lld sources "
-                 "compiled by NVRTC for sm_%d (%.1f s; the rest were cache hits)\n",
+                 "compiled by NVRTC for sm_%d (%.1f s; the rest were cache hits), %lld with NVRTC warnings\n",
                  sm, static_cast<long long>(programs.load()), static_cast<long long>(kernels.load()),
-                 static_cast<long long>(compiled.load()), sm, static_cast<double>(nvrtc_us.load()) / 1e6);
+                 static_cast<long long>(compiled.load()), sm, static_cast<double>(nvrtc_us.load()) / 1e6,
+                 static_cast<long long>(warned.load()));
   }
 };
 
@@ -1427,6 +1476,10 @@ void codegen_check(const jitc::Program& program) {
   if (!c.cache_hit) {
     ++stats.compiled;
     stats.nvrtc_us += static_cast<int64_t>(c.compile_ms * 1000);
+    if (!c.log.empty()) {
+      ++stats.warned;
+      detail::logger("cuda")->warn("NVRTC warnings for program {}:\n{}\n{}", program.name, c.log, r.source);
+    }
   }
 }
 

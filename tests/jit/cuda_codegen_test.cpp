@@ -944,6 +944,7 @@ TEST_CASE("cuda codegen: JX_CUDA_CODEGEN_CHECK renders and compiles every progra
   const long programs = std::strtol(out.c_str() + at + head.size(), nullptr, 10);
   CHECK(programs >= 4);
   CHECK(out.find("kernels rendered") != std::string::npos);
+  CHECK(out.find(", 0 with NVRTC warnings") != std::string::npos);  // the rendered code is clean
   // A value that is not an architecture fails the jit instead of checking nothing.
   std::string bad;
   CHECK(run("yes", bad) != 0);
