@@ -192,9 +192,29 @@ class Helpers {
     }
     return name;
   }
-  std::string text() const {
+  /// The definitions that `code` (or a helper it uses) calls, in the order they were made.
+  std::string text(const std::string& code) const {
+    std::set<std::string> used;
+    auto mentions = [](const std::string& text, const std::string& name) {
+      for (size_t at = text.find(name); at != std::string::npos; at = text.find(name, at + 1)) {
+        const size_t end = at + name.size();
+        if (end < text.size() && (std::isalnum(static_cast<unsigned char>(text[end])) || text[end] == '_')) continue;
+        return true;
+      }
+      return false;
+    };
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (auto& n : order_) {
+        if (used.count(n)) continue;
+        bool needed = mentions(code, n);
+        for (auto& u : used) needed = needed || mentions(defs_.at(u), n);
+        if (needed) used.insert(n), changed = true;
+      }
+    }
     std::string s;
-    for (auto& n : order_) s += defs_.at(n) + "\n";
+    for (auto& n : order_)
+      if (used.count(n)) s += defs_.at(n) + "\n";
     return s;
   }
 
@@ -1413,9 +1433,11 @@ RenderedProgram render_program(const jitc::Program& program) {
     kernels += KernelRenderer(program, k, helpers).render(spec) + "\n";
     out.kernels.push_back(std::move(spec));
   }
+  const std::string defs = helpers.text(kernels);
+  // IEEE division by a literal zero (x / 0.0f = +-inf or NaN) is intended: no warning for it.
   out.source = "// jx program " + program.name + ": " + std::to_string(program.kernels.size()) +
-               " kernels (CUDA C++ rendered by backends/cuda/render.cpp)\n\n" + helpers.text() +
-               (helpers.text().empty() ? "" : "\n") + kernels;
+               " kernels (CUDA C++ rendered by backends/cuda/render.cpp)\n#pragma nv_diag_suppress 39\n\n" + defs +
+               (defs.empty() ? "" : "\n") + kernels;
   detail::logger("cuda")->debug("CUDA C++ of program {}:\n{}", program.name, out.source);
   return out;
 }
