@@ -1172,4 +1172,158 @@ TEST_CASE("cuda emulation: programs of several kernels, constants, scalars and l
   check_cases(std::move(cases), "programs");
 }
 
+namespace {
+
+// Random fused programs: chains of elementwise, shape and reduction ops with random shapes, axes
+// and index maps, so that the planner's kernels mix them in ways no hand-written case does.
+// int32 (every op exact, wrapping) for the index maps and reduction shapes; the floating variants
+// (float32, float64, float16, bfloat16) use operations that are exact on dyadic inputs or round
+// the same way on both sides (16-bit floats round after each operation, sums accumulate in
+// float32).
+class RandomProgram {
+ public:
+  RandomProgram(unsigned seed, DType dt) : seed_(seed), dt_(dt) {}
+
+  std::tuple<Array, Array, Array, Array> operator()(const Array& x, const Array& y, const Array& i) const {
+    std::mt19937 g(seed_);
+    auto pick = [&](int n) { return static_cast<int>(g() % static_cast<unsigned>(n)); };
+    std::vector<Array> pool = {x, y};
+    Array v = x;
+    Array side = x;
+    const int steps = 4 + pick(6);
+    for (int k = 0; k < steps; ++k) {
+      const int nd = static_cast<int>(v.ndim());
+      switch (pick(9)) {
+        case 0: case 1: {  // elementwise with a same-shape value (or itself)
+          Array w = v;
+          for (auto& c : pool)
+            if (c.shape() == v.shape() && pick(2)) w = c;
+          v = binary(v, w, pick(7));
+          break;
+        }
+        case 2: v = unary(v, pick(5)); break;
+        case 3: {  // transpose / rev
+          std::vector<int> perm(static_cast<size_t>(nd));
+          for (int d = 0; d < nd; ++d) perm[static_cast<size_t>(d)] = d;
+          std::shuffle(perm.begin(), perm.end(), g);
+          v = pick(2) ? transpose(v, perm) : lax::rev(v, {static_cast<int64_t>(pick(nd))});
+          break;
+        }
+        case 4: {  // slice with strides, or pad with interior / negative edges
+          std::vector<int64_t> lo(static_cast<size_t>(nd)), hi(static_cast<size_t>(nd)), st(static_cast<size_t>(nd));
+          std::vector<std::array<int64_t, 3>> cfg(static_cast<size_t>(nd));
+          for (int d = 0; d < nd; ++d) {
+            const int64_t e = v.shape()[static_cast<size_t>(d)];
+            lo[d] = e > 2 ? pick(static_cast<int>(e / 2)) : 0, hi[d] = e, st[d] = 1 + pick(3);
+            cfg[d] = {pick(4) - (e > 3 ? 1 : 0), pick(3) - (e > 3 ? 1 : 0), e > 1 ? pick(2) : 0};
+          }
+          if (pick(2)) v = lax::slice(v, lo, hi, st);
+          else v = lax::pad(v, scalar(3, dt_), cfg);
+          break;
+        }
+        case 5: {  // concatenate with a transformed copy along an axis
+          const int d = pick(nd);
+          v = concatenate({v, unary(v, pick(5))}, d);
+          break;
+        }
+        case 6: {  // reduction, with keepdims and combined back into the domain
+          std::vector<int> axes;
+          for (int d = 0; d < nd; ++d)
+            if (pick(2)) axes.push_back(d);
+          if (axes.empty()) axes.push_back(pick(nd));
+          Array r = reduce(v, axes, pick(dt_ == int32 ? 6 : 3));
+          side = r;
+          v = binary(v, r, pick(4));
+          break;
+        }
+        case 7: {  // reshape: merge or split the leading axes
+          Shape s = v.shape();
+          if (s.size() >= 2 && pick(2)) {
+            s[1] *= s[0];
+            s.erase(s.begin());
+          } else if (s[0] % 2 == 0) {
+            s[0] /= 2;
+            s.insert(s.begin() + 1, 2);
+          }
+          v = reshape(v, s);
+          break;
+        }
+        case 8: {  // dynamic slice and update at a run-time index
+          const int d = pick(nd);
+          std::vector<Array> starts(static_cast<size_t>(nd), Array(0));
+          starts[static_cast<size_t>(d)] = i;
+          std::vector<int64_t> sizes = v.shape();
+          sizes[static_cast<size_t>(d)] = std::max<int64_t>(1, sizes[static_cast<size_t>(d)] / 2);
+          Array part = lax::dynamic_slice(v, starts, sizes);
+          v = pick(2) ? part : lax::dynamic_update_slice(v, unary(part, 0), starts);
+          break;
+        }
+      }
+      pool.push_back(v);
+    }
+    std::vector<int> all;
+    for (int d = 0; d < v.ndim(); ++d) all.push_back(d);
+    return {v, reduce(v, {static_cast<int>(v.ndim()) - 1}, 0), reduce(v, all, 1), side};
+  }
+
+ private:
+  Array unary(const Array& x, int op) const {
+    switch (op) {
+      case 0: return -x;
+      case 1: return abs(x);
+      case 2: return x * scalar(2, dt_);
+      case 3: return dt_ == int32 ? lax::shift_right_arithmetic(x, Array(1)) : floor(x * scalar(0.5, dt_));
+      default: return where(x > scalar(0, dt_), x, scalar(dt_ == int32 ? -7 : -1.75, dt_));
+    }
+  }
+  Array binary(const Array& a, const Array& b, int op) const {
+    switch (op) {
+      case 0: return a + b;
+      case 1: return a - b;
+      case 2: return maximum(a, b);
+      case 3: return minimum(a, b);
+      case 4: return where(a < b, a, b * scalar(2, dt_));
+      case 5: return dt_ == int32 ? a * b : a + b * scalar(0.5, dt_);
+      default: return dt_ == int32 ? bitwise_xor(a, b) : a - b * scalar(2, dt_);
+    }
+  }
+  Array reduce(const Array& x, const std::vector<int>& axes, int op) const {
+    Axes ax(axes.begin(), axes.end());
+    switch (op) {
+      case 0: return sum(x, ax, true);
+      case 1: return max(x, ax, true);
+      case 2: return min(x, ax, true);
+      case 3: return prod(x, ax, true);
+      case 4: return reshape(reduce_and(x, std::vector<int64_t>(axes.begin(), axes.end())), keep(x.shape(), axes));
+      default: return reshape(reduce_or(x, std::vector<int64_t>(axes.begin(), axes.end())), keep(x.shape(), axes));
+    }
+  }
+  static Shape keep(Shape s, const std::vector<int>& axes) {
+    for (int a : axes) s[static_cast<size_t>(a)] = 1;
+    return s;
+  }
+  unsigned seed_;
+  DType dt_;
+};
+
+}  // namespace
+
+TEST_CASE("cuda emulation: random fused programs (index maps, branches and reductions mixed) equal the CPU jit") {
+  const Shape shapes[] = {{33, 70}, {6, 1030}, {130, 9}, {4, 33, 17}, {70000, 2}, {2, 3, 5}, {260, 64}, {1, 5000}};
+  std::vector<EmuCase> cases;
+  // JX_CUDA_EMU_SEEDS=<n>: more random programs (a longer search than the default).
+  const char* more = std::getenv("JX_CUDA_EMU_SEEDS");
+  const unsigned first = more && *more ? 24u : 0u, seeds = more && *more ? 24u + static_cast<unsigned>(std::atoi(more)) : 24u;
+  for (unsigned seed = first; seed < seeds; ++seed) {
+    const Shape& s = shapes[seed % 8];
+    const DType floats[] = {float32, float16, bfloat16, float64};
+    const DType dt = seed % 3 == 2 ? floats[(seed / 3) % 4] : int32;
+    Array x = dt == int32 ? (floor(uniform(s, -50, 50, float64, seed)).astype(int32)) : dyadic(s, dt, seed);
+    Array y = dt == int32 ? (floor(uniform(s, -9, 9, float64, seed + 100)).astype(int32)) : dyadic(s, dt, seed + 100);
+    cases.push_back(make_case("random" + std::to_string(seed), kExact, RandomProgram(seed, dt), x, y,
+                              Array(static_cast<int32_t>(seed % 5 == 0 ? -4 : seed * 7))));
+  }
+  check_cases(std::move(cases), "random");
+}
+
 #endif  // JX_WITH_CUDA
