@@ -965,6 +965,25 @@ TEST_CASE("cuda emulation: integer arithmetic wraps, division by zero and shifts
   check_cases(std::move(cases), "integers");
 }
 
+TEST_CASE("cuda emulation: literals of every dtype, special values included") {
+  auto f = [](const Array& x, const Array& d, const Array& i, const Array& l, const Array& u) {
+    const double inf = std::numeric_limits<double>::infinity();
+    return std::tuple{x * scalar(-0.0, float32), where(x > 0.0f, scalar(inf, float32), scalar(-inf, float32)),
+                      x + scalar(1e-45, float32), x * scalar(3.4028234663852886e38, float32),
+                      d * scalar(-0.0, float64), d + scalar(4.9406564584124654e-324, float64),
+                      where(d > 0.0, scalar(-inf, float64), scalar(0.1, float64)),
+                      i + Array(std::numeric_limits<int32_t>::min()), bitwise_xor(i, Array(std::numeric_limits<int32_t>::max())),
+                      l + Array(std::numeric_limits<int64_t>::min()), l * Array(int64_t{6000000000}),
+                      bitwise_xor(l, Array(std::numeric_limits<int64_t>::max())), u + Array(4000000000u),
+                      u * Array(3u), maximum(x, scalar(-inf, float32)), d > scalar(1e300, float64)};
+  };
+  std::vector<EmuCase> cases;
+  cases.push_back(make_case("literals", kExact, f, with_specials({13}, -3, 3, float32, 17),
+                            with_specials({13}, -3, 3, float64, 18), ints({-5, 0, 7, 2147483647}, int32),
+                            ints({-5, 0, 7, std::numeric_limits<int64_t>::max()}, int64), ints({0, 1, 300000000}, uint32)));
+  check_cases(std::move(cases), "literals");
+}
+
 TEST_CASE("cuda emulation: float to integer conversions saturate, NaN converts to 0") {
   auto conv = [](const Array& x) {
     return std::tuple{x.astype(int32), x.astype(uint32), x.astype(int64), x.astype(bool_), x.astype(float32),
@@ -1004,6 +1023,14 @@ TEST_CASE("cuda emulation: float16 and bfloat16 kernels, bit for bit") {
     Array q = dyadic({37, 45}, dt, 14);
     auto red = [](const Array& x) { return std::tuple{sum(x, {1}), sum(x, {0}), max(x, {1}), min(x, {0}), sum(x)}; };
     cases.push_back(make_case("reduce_" + n, kExact, red, q));
+    // Sums of values with all their bits accumulate in float (not rounded to 16 bits at each
+    // step): 2 ulps of the format, where rounding at each of the 3000 additions would be far off.
+    const double ulp = dt == float16 ? 1.0 / 1024 : 1.0 / 128;
+    auto long_sums = [](const Array& x) { return std::tuple{sum(x, {1}), sum(x * x, {0}), sum(x)}; };
+    cases.push_back(make_case("sums_" + n, Cmp{2 * ulp, 1e-3}, long_sums, uniform({7, 3000}, 0, 1, dt, 15)));
+    // Transcendentals: the host libm against the CPU's vector math, then one rounding to 16 bits.
+    auto math = [](const Array& x) { return std::tuple{exp(x), log(abs(x)), sin(x), tanh(x), erf(x), sigmoid(x), rsqrt(abs(x))}; };
+    cases.push_back(make_case("math_" + n, Cmp{ulp, 1e-4}, math, with_specials({200}, -5, 5, dt, 16)));
   }
   check_cases(std::move(cases), "half");
 }
@@ -1093,6 +1120,35 @@ TEST_CASE("cuda emulation: row reductions of every launch shape (thread, lane gr
   CHECK(has(src, "several blocks per output"));
 }
 
+TEST_CASE("cuda emulation: the kernels' index code with 64-bit indices (as rendered for domains past 2^31)") {
+  // Domains that need 64-bit indices are too big to emulate: the same kernels with the wide
+  // index types the renderer declares for them (every index expression goes through ix/ux).
+  auto wide = [](const std::string& src) {
+    std::string r = src;
+    const std::string from = "typedef int ix;\n  typedef unsigned ux;", to = "typedef long long ix;\n  typedef unsigned long long ux;";
+    for (size_t at; (at = r.find(from)) != std::string::npos;) r.replace(at, from.size(), to);
+    return r;
+  };
+  auto rows = [](const Array& x) { return std::tuple{sum(x, {1}), max(x * 2.0f, {1}), x + 1.0f}; };
+  auto cols = [](const Array& x) { return std::tuple{sum(x, {0}), min(x, {0})}; };
+  auto shapes = [](const Array& x, const Array& i) {
+    Array p = lax::pad(x, Array(0.5f), {{2, -1, 1}, {1, 3, 0}});
+    Array c = concatenate({transpose(x), lax::rev(transpose(x), {0})}, 1);
+    Array d = lax::dynamic_update_slice(x, lax::dynamic_slice(x, {i, i}, {2, 3}) * 2.0f, {i, Array(1)});
+    return std::tuple{p, c, d, lax::slice(x, {1, 0}, {6, 7}, {2, 3}), reshape(transpose(x), {7, 6})};
+  };
+  std::vector<EmuCase> cases;
+  for (const Shape& s : {Shape{70, 5}, Shape{50, 20}, Shape{33, 700}, Shape{5, 3000}, Shape{2, 70000}}) {
+    cases.push_back(make_case("wide_rows" + std::to_string(s[1]), kExact, rows, dyadic(s, float32, 50)));
+    cases.back().mutate = wide;
+  }
+  cases.push_back(make_case("wide_cols", kExact, cols, dyadic({300, 70}, float32, 51)));
+  cases.back().mutate = wide;
+  cases.push_back(make_case("wide_shapes", kExact, shapes, dyadic({6, 7}, float32, 52), Array(2)));
+  cases.back().mutate = wide;
+  check_cases(std::move(cases), "wide");
+}
+
 TEST_CASE("cuda emulation: integer and bool reductions (sum, prod, max, min, and, or) in every strategy") {
   auto f = [](const Array& i, const Array& u, const Array& l, const Array& b) {
     return std::tuple{sum(i, {1}), prod(i, {1}), max(i, {1}), min(i, {1}), reduce_and(i, {1}), reduce_or(i, {1}),
@@ -1163,6 +1219,14 @@ TEST_CASE("cuda emulation: programs of several kernels, constants, scalars and l
   cases.push_back(make_case("consts", kExact, consts, dyadic({5, 8}, float32, 37), Array(0.75f)));
   auto scalar = [](const Array& a, const Array& b) { return std::tuple{a * b + 1.0, maximum(a, b), a < b, sum(a)}; };
   cases.push_back(make_case("scalars", kExact, scalar, Array(2.5), Array(-1.25)));
+  // A reshaped temporary read by a later kernel as a view of the same buffer (an alias slot).
+  auto view = [](const Array& x, const Array& u) {
+    Array z = reshape(sum(x, {1}), {5, 8});
+    return lax::broadcast_in_dim(z, {5, 8, 3}, {0, 1}) * u + 1.0f;
+  };
+  cases.push_back(make_case("alias", kExact, view, dyadic({40, 7}, float32, 38), dyadic({5, 8, 3}, float32, 39)));
+  CHECK(std::any_of(cases.back().program.slots.begin(), cases.back().program.slots.end(),
+                    [](const jitc::Slot& s) { return s.kind == jitc::Slot::Kind::alias; }));
   // Empty arrays never reach the renderer: the planner leaves them to the eager kernels.
   auto empty = [](const Array& x, const Array& y) {
     return std::tuple{x * 2.0f + 1.0f, sum(x, {0}), prod(y, {1}), any(x > 0.0f, {0}), sum(y + 1.0f, {0})};
