@@ -8,10 +8,12 @@
 // dyadic values), within a tolerance for transcendentals (host libm against the CPU's vector math)
 // and reassociated sums.
 //
-// Each program runs three times and the runs must agree bit for bit: threads and blocks in order
-// with temporaries in the arena; reversed, every buffer separately allocated (start-aligned
-// against a guard page) and another shared-memory poison; shuffled, with the grid cut to at most
-// two blocks so that the grid-stride loops take several turns. Inputs and constants are
+// Each program runs three times and the runs must agree bit for bit: threads and blocks in order,
+// all threads advancing barrier by barrier, temporaries in the arena; reversed, each warp running
+// ahead of the others as far as its own shuffles allow, the grid cut to one block so that the
+// grid-stride loops take many turns, every buffer separately allocated (start-aligned against a
+// guard page), another shared-memory poison; shuffled, warps ahead, outputs in the buffers of the
+// inputs the plan lets them take over (donation). Inputs and constants are
 // read-only; every buffer sits against a PROT_NONE page with canaries on its other side; the
 // kernels are built with -fsanitize=undefined traps (signed overflow, shifts, float->int casts,
 // out-of-bounds shared arrays, bools that are not 0/1), so index or semantics errors come back
@@ -299,11 +301,12 @@ struct Layout {
   unsigned char poison;
   unsigned max_grid;    // 0: the rendered grid; else grid.x cut to this for grid-stride kernels
   bool donate;          // outputs take over the buffers of the inputs the plan allows (donation)
+  bool warp_ahead;      // each warp runs ahead of the others as far as it can
 };
 const Layout kLayouts[] = {
-    {"in order, arena", 0, false, true, 0xff, 0, false},
-    {"reversed, separate buffers", 1, true, false, 0x7f, 0, false},
-    {"shuffled, grid cut to 2 blocks, donated inputs", 2, false, true, 0xa5, 2, true},
+    {"in order, arena", 0, false, true, 0xff, 0, false, false},
+    {"reversed, warps ahead, grid cut to 1 block, separate buffers", 1, true, false, 0x7f, 1, false, true},
+    {"shuffled, warps ahead, donated inputs", 2, false, true, 0xa5, 0, true, true},
 };
 
 struct RunResult {
@@ -406,6 +409,7 @@ RunResult run_program(const EmuLibrary& lib, const EmuCase& c, const std::string
     l.schedule = lay.schedule;
     l.seed = 12345;
     l.poison = lay.poison;
+    l.warp_ahead = lay.warp_ahead;
     JxemuResult r{};
     if (lib.launch(l, r) != 0) {
       std::ostringstream os;
@@ -666,6 +670,23 @@ extern "C" __global__ void block_sum(const float* x, float* y, const int* n) {
     __syncthreads();
   }
 }
+// The same without the barrier that ends each row: warp 0 may read the next row's partial sums.
+extern "C" __global__ void block_sum_racy(const float* x, float* y, const int* n) {
+  __shared__ float sh[32];
+  const int lane = threadIdx.x & 31, wid = threadIdx.x >> 5;
+  for (int row = blockIdx.x; row < 5; row += gridDim.x) {
+    float acc = 0.f;
+    for (int i = threadIdx.x; i < *n; i += blockDim.x) acc += x[row * *n + i];
+    for (int off = 16; off > 0; off >>= 1) acc += __shfl_down_sync(0xffffffffu, acc, off);
+    if (lane == 0) sh[wid] = acc;
+    __syncthreads();
+    if (wid == 0) {
+      acc = lane < (int)(blockDim.x >> 5) ? sh[lane] : 0.f;
+      for (int off = 16; off > 0; off >>= 1) acc += __shfl_down_sync(0xffffffffu, acc, off);
+      if (lane == 0) y[row] = acc;
+    }
+  }
+}
 extern "C" __global__ void reverse(const float* x, float* y) {
   extern __shared__ float d[];
   d[threadIdx.x] = x[blockIdx.x * blockDim.x + threadIdx.x];
@@ -723,13 +744,14 @@ std::string rewrite_extern_shared(std::string s) {
 struct SelfTest {
   EmuLibrary lib{rewrite_extern_shared(kSelfTestSource), "self"};
   std::string launch(const char* name, std::vector<void*> args, unsigned grid, unsigned block, unsigned shared = 0,
-                     int schedule = 0, unsigned char poison = 0xff) {
+                     int schedule = 0, unsigned char poison = 0xff, int warp_ahead = 0) {
     JxemuLaunch l;
     l.fn = lib.symbol(name);
     REQUIRE(l.fn);
     l.nargs = static_cast<int>(args.size());
     l.args = args.data();
     l.grid[0] = grid, l.block[0] = block, l.shared_bytes = shared, l.schedule = schedule, l.poison = poison;
+    l.warp_ahead = warp_ahead;
     JxemuResult r{};
     return lib.launch(l, r) == 0 ? "" : std::string(r.message) + lib.source_line(r.fault_pc);
   }
@@ -770,16 +792,22 @@ TEST_CASE("cuda emulator: warp shuffles, votes and block barriers follow CUDA's 
   std::vector<float> x(5 * cols), y(5);
   for (int i = 0; i < 5 * cols; ++i) x[static_cast<size_t>(i)] = static_cast<float>((i * 13) % 17) - 8.0f;
   int ncols = cols;
+  std::vector<float> want(5, 0.0f);
+  for (int r = 0; r < 5; ++r)
+    for (int i = 0; i < cols; ++i) want[static_cast<size_t>(r)] += x[static_cast<size_t>(r * cols + i)];
   for (unsigned grid : {1u, 2u, 5u, 7u})
-    for (int schedule : {0, 1, 2}) {
-      std::fill(y.begin(), y.end(), -1.0f);
-      REQUIRE(t.launch("block_sum", {x.data(), y.data(), &ncols}, grid, 256, 0, schedule) == "");
-      for (int r = 0; r < 5; ++r) {
-        float want = 0;
-        for (int i = 0; i < cols; ++i) want += x[static_cast<size_t>(r * cols + i)];
-        CHECK(y[static_cast<size_t>(r)] == want);
+    for (int schedule : {0, 1, 2})
+      for (int ahead : {0, 1}) {
+        std::fill(y.begin(), y.end(), -1.0f);
+        REQUIRE(t.launch("block_sum", {x.data(), y.data(), &ncols}, grid, 256, 0, schedule, 0xff, ahead) == "");
+        CHECK(y == want);
       }
-    }
+  // Without the barrier at the end of each row, threads advancing together still get the right
+  // sums; warps running ahead expose the race.
+  REQUIRE(t.launch("block_sum_racy", {x.data(), y.data(), &ncols}, 1, 256, 0, 0, 0xff, 0) == "");
+  CHECK(y == want);
+  REQUIRE(t.launch("block_sum_racy", {x.data(), y.data(), &ncols}, 1, 256, 0, 1, 0xff, 1) == "");
+  CHECK(y != want);
   // Dynamic shared memory; the race without the barrier gives different results per schedule.
   std::vector<float> a(128), b(128), c(128);
   for (int i = 0; i < 128; ++i) a[static_cast<size_t>(i)] = static_cast<float>(i);
@@ -848,6 +876,13 @@ TEST_CASE("cuda emulation: the harness fails when a rendered kernel computes som
   };
   add("no_block_barrier", make_case("mut_block", kExact, rows, xb), replace("__syncthreads();", ""));
   add("short_shuffle_tree", make_case("mut_tree", kExact, rows, xb), replace("off = 16", "off = 8"));
+  add("no_barrier_between_rows", make_case("mut_rows_barrier", kExact, [](const Array& x) { return sum(x, {1}); }, xb),
+      [](const std::string& s) {
+    std::string r = s;
+    const size_t at = r.rfind("__syncthreads();");
+    if (at != std::string::npos) r.erase(at, std::string("__syncthreads();").size());
+    return r;
+  });
   add("group_stride", make_case("mut_group", kExact, rows, xg), replace("r += 16", "r += 32"));
   add("column_rows", make_case("mut_cols", kExact, cols, xc), replace("if (ty < 8)", "if (ty < 4)"));
   add("transpose_index", make_case("mut_ew", kExact, ew, a, b), [](const std::string& s) {
@@ -975,7 +1010,9 @@ TEST_CASE("cuda emulation: literals of every dtype, special values included") {
                       i + Array(std::numeric_limits<int32_t>::min()), bitwise_xor(i, Array(std::numeric_limits<int32_t>::max())),
                       l + Array(std::numeric_limits<int64_t>::min()), l * Array(int64_t{6000000000}),
                       bitwise_xor(l, Array(std::numeric_limits<int64_t>::max())), u + Array(4000000000u),
-                      u * Array(3u), maximum(x, scalar(-inf, float32)), d > scalar(1e300, float64)};
+                      u * Array(3u), maximum(x, scalar(-inf, float32)), d > scalar(1e300, float64),
+                      x / scalar(0.0, float32), d / scalar(-0.0, float64), prim_div(i, scalar(0, int32)),
+                      prim_rem(l, scalar(0, int64)), prim_div(u, scalar(0, uint32)), prim_rem(x, scalar(0.0, float32))};
   };
   std::vector<EmuCase> cases;
   cases.push_back(make_case("literals", kExact, f, with_specials({13}, -3, 3, float32, 17),
@@ -1075,9 +1112,11 @@ TEST_CASE("cuda emulation: broadcasts, transposes, reshapes, slices, pads, conca
 TEST_CASE("cuda emulation: row reductions of every launch shape (thread, lane groups, block, blocks)") {
   // Exact sums of dyadic values, products of +-1/2/0.5, max/min and a domain-shaped side output
   // in one kernel; extents that are not multiples of 32.
-  auto rows = [](const Array& x, const Array& u) {
+  // (max and min of values that are all distinct: a wrong index changes the result.)
+  auto rows = [](const Array& x, const Array& u, const Array& w) {
     Array z = x * 2.0f + 1.0f;
-    return std::tuple{z, sum(z, {1}), max(z, {1}), min(x, {1}), prod(u, {1})};
+    Array zw = z + w;
+    return std::tuple{z, sum(z, {1}), max(zw, {1}), min(zw, {1}), min(w, {1}), prod(u, {1})};
   };
   std::vector<EmuCase> cases;
   // thread (R < 8), groups of 8 (R < 64), 16 (R < 256), 32 (R < 1024), a block of 256 / 512
@@ -1086,12 +1125,13 @@ TEST_CASE("cuda emulation: row reductions of every launch shape (thread, lane gr
                           {1, 100003}};
   for (const Shape& s : shapes)
     cases.push_back(make_case("rows_" + std::to_string(s[0]) + "x" + std::to_string(s[1]), kExact, rows,
-                              dyadic(s, float32, 20), unit_like(s, float32, 21)));
+                              dyadic(s, float32, 20), unit_like(s, float32, 21), uniform(s, -1, 1, float32, 22)));
   // Reductions to a scalar, several trailing axes.
-  cases.push_back(make_case("all_axes", kExact, [](const Array& x) { return std::tuple{sum(x), max(x), min(x)}; },
-                            dyadic({300, 401}, float32, 22)));
-  cases.push_back(make_case("trailing2", kExact, [](const Array& x) { return std::tuple{sum(x * x, {1, 2}), max(x, {1, 2})}; },
-                            dyadic({7, 30, 41}, float32, 23)));
+  cases.push_back(make_case("all_axes", kExact, [](const Array& x, const Array& w) { return std::tuple{sum(x), max(w), min(x + w)}; },
+                            dyadic({300, 401}, float32, 22), uniform({300, 401}, -1, 1, float32, 23)));
+  cases.push_back(make_case("trailing2", kExact,
+                            [](const Array& x, const Array& w) { return std::tuple{sum(x * x, {1, 2}), max(x + w, {1, 2})}; },
+                            dyadic({7, 30, 41}, float32, 23), uniform({7, 30, 41}, -1, 1, float32, 24)));
   // NaNs propagate through max and min, float64.
   Array n = dyadic_specials({40, 50}, float64, 24);
   cases.push_back(make_case("nan_rows", kExact, [](const Array& x) { return std::tuple{max(x, {1}), min(x, {1}), sum(x, {1})}; }, n));
@@ -1170,21 +1210,23 @@ TEST_CASE("cuda emulation: integer and bool reductions (sum, prod, max, min, and
 }
 
 TEST_CASE("cuda emulation: column reductions (2-D blocks) and reductions over leading and middle axes") {
-  auto cols = [](const Array& x, const Array& u) {
-    return std::tuple{sum(x * 3.0f, {0}), max(x, {0}), min(x, {0}), prod(u, {0}), x - 1.0f};
+  auto cols = [](const Array& x, const Array& u, const Array& w) {
+    return std::tuple{sum(x * 3.0f, {0}), max(w, {0}), min(w + x, {0}), prod(u, {0}), x - 1.0f};
   };
   std::vector<EmuCase> cases;
   // 8, 16 and 32 rows per block; few outputs (not columns); many tiles.
   for (const Shape& s : {Shape{20, 100}, Shape{100, 70}, Shape{600, 40}, Shape{3000, 5}, Shape{4, 40}, Shape{70, 4100},
                          Shape{1, 33}, Shape{300, 31}})
     cases.push_back(make_case("cols_" + std::to_string(s[0]) + "x" + std::to_string(s[1]), kExact, cols,
-                              dyadic(s, float32, 26), unit_like(s, float32, 27)));
-  auto mid = [](const Array& x) { return std::tuple{sum(x, {1}), max(x, {1}), x + 1.0f}; };
-  cases.push_back(make_case("mid_small", kExact, mid, dyadic({3, 500, 7}, float32, 28)));
-  cases.push_back(make_case("mid_wide", kExact, mid, dyadic({4, 300, 40}, float32, 29)));
+                              dyadic(s, float32, 26), unit_like(s, float32, 27), uniform(s, -1, 1, float32, 28)));
+  auto mid = [](const Array& x, const Array& w) { return std::tuple{sum(x, {1}), max(x + w, {1}), x + 1.0f}; };
+  for (const Shape& s : {Shape{3, 500, 7}, Shape{4, 300, 40}, Shape{3, 5000, 7}, Shape{2, 70000, 3}})
+    cases.push_back(make_case("mid_" + std::to_string(s[1]) + "_" + std::to_string(s[2]), kExact, mid,
+                              dyadic(s, float32, 28), uniform(s, -1, 1, float32, 29)));
   cases.push_back(make_case("lead2", kExact, [](const Array& x) { return sum(x, {0, 1}); }, dyadic({30, 20, 50}, float32, 30)));
-  cases.push_back(make_case("outer", kExact, [](const Array& x) { return std::tuple{sum(x, {0, 2}), min(x, {0, 2})}; },
-                            dyadic({12, 35, 9}, float32, 31)));
+  cases.push_back(make_case("outer", kExact,
+                            [](const Array& x, const Array& w) { return std::tuple{sum(x, {0, 2}), min(x + w, {0, 2})}; },
+                            dyadic({12, 35, 9}, float32, 31), uniform({12, 35, 9}, -1, 1, float32, 32)));
   Array n = dyadic_specials({50, 40}, float64, 32);
   cases.push_back(make_case("nan_cols", kExact, [](const Array& x) { return std::tuple{max(x, {0}), min(x, {0}), sum(x, {0})}; }, n));
   auto ints = [](const Array& i, const Array& b) {
@@ -1192,7 +1234,12 @@ TEST_CASE("cuda emulation: column reductions (2-D blocks) and reductions over le
   };
   Array i = (lax::iota(int32, {90, 45}, 0) * 7919 + lax::iota(int32, {90, 45}, 1) * 104729) * 65537;
   cases.push_back(make_case("int_cols", kExact, ints, i, mod(i, Array(5)) != 0));
-  check_cases(std::move(cases), "columns");
+  const std::string src = check_cases(std::move(cases), "columns");
+  for (const char* shape : {"block (32,8,1)", "block (32,16,1)", "block (32,32,1)", "grid (129,1,1)",
+                            "domain [3,500,7], reduce axes [1]; reduction, a lane group",
+                            "domain [3,5000,7], reduce axes [1]; reduction, a block per output",
+                            "domain [2,70000,3], reduce axes [1]; reduction, several blocks per output"})
+    CHECK_MESSAGE(has(src, shape), shape);
 }
 
 TEST_CASE("cuda emulation: programs of several kernels, constants, scalars and literals") {
@@ -1382,8 +1429,9 @@ TEST_CASE("cuda emulation: random fused programs (index maps, branches and reduc
     const Shape& s = shapes[seed % 8];
     const DType floats[] = {float32, float16, bfloat16, float64};
     const DType dt = seed % 3 == 2 ? floats[(seed / 3) % 4] : int32;
-    Array x = dt == int32 ? (floor(uniform(s, -50, 50, float64, seed)).astype(int32)) : dyadic(s, dt, seed);
-    Array y = dt == int32 ? (floor(uniform(s, -9, 9, float64, seed + 100)).astype(int32)) : dyadic(s, dt, seed + 100);
+    // (int32 values all distinct, so that max and min see a wrong index.)
+    Array x = dt == int32 ? (floor(uniform(s, -1e6, 1e6, float64, seed)).astype(int32)) : dyadic(s, dt, seed);
+    Array y = dt == int32 ? (floor(uniform(s, -1000, 1000, float64, seed + 100)).astype(int32)) : dyadic(s, dt, seed + 100);
     cases.push_back(make_case("random" + std::to_string(seed), kExact, RandomProgram(seed, dt), x, y,
                               Array(static_cast<int32_t>(seed % 5 == 0 ? -4 : seed * 7))));
   }

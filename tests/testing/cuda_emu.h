@@ -17,7 +17,10 @@
 //   - Blocks run one after another (in grid order, reversed, or shuffled: JxemuLaunch::schedule).
 //   - The threads of a block are cooperative fibers (ucontext, 64 KiB stacks with a guard page):
 //     a thread runs until it reaches a barrier, then the next runnable thread runs (in thread
-//     order, reversed or shuffled), so code between barriers interleaves as any real schedule may.
+//     order, reversed or shuffled), either all threads barrier by barrier or each warp running
+//     ahead of the others as far as its own warp operations allow (JxemuLaunch::warp_ahead), so
+//     that code between barriers interleaves in the orders real warps may take: a missing
+//     barrier shows up as results that depend on the schedule.
 //   - __syncthreads (and _count/_and/_or) is a block barrier; it is an error (as it is undefined
 //     on a GPU) when threads of the block have exited or wait at a warp operation forever.
 //   - Warp operations (__shfl*_sync, __ballot_sync, __any_sync, __all_sync, __syncwarp) are
@@ -55,6 +58,10 @@ struct JxemuLaunch {
   unsigned shared_bytes = 0;     // dynamic shared memory
   int schedule = 0;              // 0: blocks and threads in order; 1: reversed; 2: shuffled by `seed`
   unsigned seed = 0;
+  // 0: threads advance barrier by barrier together (every runnable thread runs to its next
+  // barrier before any warp operation completes); 1: each warp runs ahead as far as its own
+  // warp operations let it (to a block barrier or its end) before the next warp starts.
+  int warp_ahead = 0;
   unsigned char poison = 0xff;   // fill byte of shared memory at each block's start
 };
 
@@ -752,14 +759,36 @@ inline bool run_block(const std::vector<unsigned>& order, unsigned n) {
     f.linear = i;
     f.tid = uint3{i % jxemu_block_dim.x, (i / jxemu_block_dim.x) % jxemu_block_dim.y, i / (jxemu_block_dim.x * jxemu_block_dim.y)};
   }
+  auto resume = [](Fiber& f) {
+    g.cur = &f;
+    jxemu_thread_idx = &f.tid;
+    swapcontext(&g.sched, &f.ctx);
+  };
+  // Warps in the order their first thread appears in `order` (for warp_ahead).
+  std::vector<unsigned> warps;
+  for (unsigned i : order)
+    if (std::find(warps.begin(), warps.end(), i / 32u) == warps.end()) warps.push_back(i / 32u);
   for (;;) {
-    for (unsigned i : order) {
-      Fiber& f = g.fibers[i];
-      if (f.state != State::runnable) continue;
-      g.cur = &f;
-      jxemu_thread_idx = &f.tid;
-      swapcontext(&g.sched, &f.ctx);
-      if (g.failed) return false;
+    if (g.launch->warp_ahead) {
+      // Each warp runs as far as it can (its own shuffles released at once) before the next.
+      for (unsigned w : warps) {
+        do {
+          for (unsigned i : order) {
+            Fiber& f = g.fibers[i];
+            if (i / 32u != w || f.state != State::runnable) continue;
+            resume(f);
+            if (g.failed) return false;
+          }
+        } while (release_warp(w, n));
+        if (g.failed) return false;
+      }
+    } else {
+      for (unsigned i : order) {
+        Fiber& f = g.fibers[i];
+        if (f.state != State::runnable) continue;
+        resume(f);
+        if (g.failed) return false;
+      }
     }
     unsigned done = 0, at_block = 0;
     for (unsigned i = 0; i < n; ++i) done += g.fibers[i].state == State::done, at_block += g.fibers[i].state == State::at_block;
