@@ -217,7 +217,8 @@ class EmuLibrary {
  public:
   EmuLibrary(const std::string& text, const std::string& tag) : dir_("jx_cuda_emu_test_" + tag) {
     const EmuRuntime& rt = EmuRuntime::get();
-    REQUIRE_MESSAGE(rt.ok(), "the CUDA emulator's runtime does not build:\n" << rt.log());
+    REQUIRE_MESSAGE(rt.ok(), "the CUDA emulator's runtime does not build (a host C++ compiler is needed: g++, or $CXX):\n"
+                                 << rt.log());
     src_ = dir_ / "kernels.cpp";
     lib_ = dir_ / "kernels.so";
     std::ofstream(src_) << text;
@@ -478,7 +479,10 @@ std::string show(DType dt, const char* p) {
 std::string index_str(int64_t e, const Shape& shape) {
   std::string s = "[";
   auto idx = testing::unravel(e, shape);
-  for (size_t i = 0; i < idx.size(); ++i) s += (i ? "," : "") + std::to_string(idx[i]);
+  for (size_t i = 0; i < idx.size(); ++i) {
+    if (i) s += ',';
+    s += std::to_string(idx[i]);
+  }
   return s + "]";
 }
 
