@@ -1238,6 +1238,21 @@ TEST_CASE("cuda emulation: column reductions (2-D blocks) and reductions over le
   };
   Array i = (lax::iota(int32, {90, 45}, 0) * 7919 + lax::iota(int32, {90, 45}, 1) * 104729) * 65537;
   cases.push_back(make_case("int_cols", kExact, ints, i, mod(i, Array(5)) != 0));
+  // Ten float64 reductions of one fused value in one kernel (fewer rows per block, so that their
+  // shared memory fits): t = x + w is exact and all its values are distinct (w: the linear index
+  // / 4096), and every sum of it is exact in float64.
+  auto many = [](const Array& x, const Array& w, const Array& u, int axis) {
+    Array t = x + w;
+    return std::tuple{sum(t, {axis}), sum(t * t, {axis}), sum(t * 3.0, {axis}), max(t, {axis}), min(t, {axis}),
+                      max(t * -2.0, {axis}), min(t * 0.5, {axis}), sum(abs(t), {axis}), max(t - 1.0, {axis}),
+                      prod(t * 0.0 + u, {axis})};
+  };
+  Array mx = dyadic({3000, 40}, float64, 33);
+  Array mw = reshape(lax::iota(float64, {120000}, 0), {3000, 40}) / 4096.0, mu = unit_like({3000, 40}, float64, 34);
+  cases.push_back(make_case("many_cols", kExact, [many](const Array& x, const Array& w, const Array& u) { return many(x, w, u, 0); },
+                            mx, mw, mu));
+  cases.push_back(make_case("many_rows", kExact, [many](const Array& x, const Array& w, const Array& u) { return many(x, w, u, 1); },
+                            transpose(mx), transpose(mw), transpose(mu)));
   const std::string src = check_cases(std::move(cases), "columns");
   for (const char* shape : {"block (32,8,1)", "block (32,16,1)", "block (32,32,1)", "grid (129,1,1)",
                             "domain [3,500,7], reduce axes [1]; reduction, a lane group",
