@@ -234,8 +234,10 @@ class EmuLibrary {
     if (!handle_ && status == 0) log_ += dlerror();
   }
   static std::string kernel_flags() {
-    return "-std=c++17 -O1 -g -shared -fPIC -Wno-unknown-pragmas -fsanitize=undefined,float-cast-overflow "
-           "-fsanitize-undefined-trap-on-error";
+    // As NVRTC compiles them (nvrtc.cpp: --fmad=false, IEEE division and square root), with
+    // undefined behavior trapping.
+    return "-std=c++17 -O1 -g -shared -fPIC -ffp-contract=off -Wno-unknown-pragmas "
+           "-fsanitize=undefined,float-cast-overflow -fsanitize-undefined-trap-on-error";
   }
   ~EmuLibrary() {
     if (handle_) dlclose(handle_);
