@@ -13,11 +13,12 @@
 // ahead of the others as far as its own shuffles allow, the grid cut to one block so that the
 // grid-stride loops take many turns, every buffer separately allocated (start-aligned against a
 // guard page), another shared-memory poison; shuffled, warps ahead, outputs in the buffers of the
-// inputs the plan lets them take over (donation). Inputs and constants are
-// read-only; every buffer sits against a PROT_NONE page with canaries on its other side; the
-// kernels are built with -fsanitize=undefined traps (signed overflow, shifts, float->int casts,
-// out-of-bounds shared arrays, bools that are not 0/1), so index or semantics errors come back
-// as failures that name the kernel, the slot and the rendered source line.
+// inputs the plan lets them take over (donation). Inputs and constants are read-only; every
+// buffer sits against a PROT_NONE page with canaries on its other side; the kernels are built
+// with -fsanitize=undefined traps (signed overflow, shifts, float->int casts, out-of-bounds
+// shared arrays, bools that are not 0/1), so index or semantics errors come back as failures
+// that name the kernel, the slot and the rendered source line. Empty arrays never reach the
+// renderer (the planner leaves them to the eager kernels); that is checked too.
 #ifdef JX_WITH_CUDA
 
 #include <algorithm>
@@ -1043,7 +1044,7 @@ TEST_CASE("cuda emulation: float to integer conversions saturate, NaN converts t
   check_cases(std::move(cases), "conversions");
 }
 
-TEST_CASE("cuda emulation: float16 and bfloat16 kernels, bit for bit") {
+TEST_CASE("cuda emulation: float16 and bfloat16 kernels (bit for bit; long sums and transcendentals within ulps)") {
   std::vector<EmuCase> cases;
   for (DType dt : {float16, bfloat16}) {
     const std::string n = dtype_name(dt);
