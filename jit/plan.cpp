@@ -539,6 +539,10 @@ class Planner {
   // input only at the index it writes.
   void find_donation_candidates() {
     prog_.donation_candidates.assign(prog_.output_slots.size(), {});
+    // An input the program also returns (as it is, or reshaped) keeps its buffer.
+    std::set<int> returned;
+    for (int s : prog_.output_slots)
+      if (s >= 0) returned.insert(root(s));
     std::map<int, int> step_of_slot;
     for (size_t i = 0; i < prog_.steps.size(); ++i)
       for (int s : step_writes(prog_.steps[i])) step_of_slot[s] = static_cast<int>(i);
@@ -550,6 +554,7 @@ class Planner {
       const Step& st = prog_.steps[it->second];
       for (size_t a = 0; a < prog_.input_slots.size(); ++a) {
         int in = prog_.input_slots[a];
+        if (returned.count(in)) continue;
         if (!(prog_.slots[in].aval.shape == prog_.slots[s].aval.shape) ||
             prog_.slots[in].aval.dtype != prog_.slots[s].aval.dtype)
           continue;

@@ -298,3 +298,16 @@ TEST_CASE("jit: a lone iota and random bits inside jit; the same donated array p
   CHECK(b.to_vector<float>()[5] == 2.0f);
   CHECK(c.to_vector<float>()[5] == 3.0f);
 }
+
+TEST_CASE("jit: a donated argument that the program also returns keeps its values") {
+  // Found by the CUDA emulation harness: the plan offered the returned input's buffer to x * 2.
+  auto f = jit([](const Array& x) { return std::tuple{x * 2.0f, x}; }, {.donate_argnums = {0}});
+  auto [doubled, same] = f(array({1.f, 2.f, 3.f}));
+  CHECK(doubled.to_vector<float>() == std::vector<float>{2, 4, 6});
+  CHECK(same.to_vector<float>() == std::vector<float>{1, 2, 3});
+  // Returned reshaped (an alias of the input's buffer).
+  auto g = jit([](const Array& x) { return std::tuple{x * 2.0f, reshape(x, {1, 3})}; }, {.donate_argnums = {0}});
+  auto [doubled2, row] = g(array({1.f, 2.f, 3.f}));
+  CHECK(doubled2.to_vector<float>() == std::vector<float>{2, 4, 6});
+  CHECK(row.to_vector<float>() == std::vector<float>{1, 2, 3});
+}
