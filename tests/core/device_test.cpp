@@ -34,13 +34,7 @@ namespace {
 const Device cpu0{DeviceKind::cpu, 0};
 const Device cuda0{DeviceKind::cuda, 0};
 
-std::string self_exe() {
-  char exe[4096];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-  REQUIRE(n > 0);
-  exe[n] = 0;
-  return exe;
-}
+using jx::testing::self_exe;
 
 // Runs this test binary's case "device: child process" with `env` set and JX_DEVICE_CHILD=mode;
 // returns what the child wrote to its result file ("" when it did not get there).
@@ -556,20 +550,10 @@ TEST_CASE("cuda runtime: the GPU cases that need no kernels pass against a host-
                          "cuda runtime: any thread*"};
   std::string filter;
   for (const char* c : cases) filter += (filter.empty() ? "" : ",") + std::string(c);
-  std::string cmd = "JX_CUDA_DRIVER='" JX_MOCK_LIBCUDA "' '" + self_exe() + "' --test-case='" + filter +
-                    "' --no-version --force-colors=0 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  REQUIRE(pipe);
-  std::string output;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof(buf), pipe)) output.append(buf, n);
-  const int status = pclose(pipe);
-  std::smatch m;
-  REQUIRE_MESSAGE(std::regex_search(output, m, std::regex(R"(test cases:\s*(\d+)\s*\|\s*(\d+) passed\s*\|\s*(\d+) failed)")),
-                  output);
-  CHECK_MESSAGE(status == 0, output);
-  CHECK_MESSAGE(m[1].str() == std::to_string(std::size(cases)), output);  // each one ran
-  CHECK_MESSAGE(m[3].str() == "0", output);
+  auto r = testing::run_cases_in_child("JX_CUDA_DRIVER='" JX_MOCK_LIBCUDA "'", filter);
+  CHECK_MESSAGE(r.status == 0, r.output);
+  CHECK_MESSAGE(r.run == static_cast<int>(std::size(cases)), r.output);  // each one ran
+  CHECK_MESSAGE(r.failed == 0, r.output);
 }
 #endif
 

@@ -213,31 +213,12 @@ TEST_CASE("cuda executor (no kernels): a kernel that cannot be loaded is a clear
 }
 
 #ifdef JX_MOCK_LIBCUDA
-namespace {
-std::string self_exe() {
-  char buf[4096];
-  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  REQUIRE(n > 0);
-  return std::string(buf, static_cast<size_t>(n));
-}
-}  // namespace
-
 TEST_CASE("cuda executor: the no-kernel cases pass against a host-memory libcuda (no GPU needed)") {
   if (std::getenv("JX_CUDA_DRIVER")) return;
-  std::string cmd = "JX_CUDA_DRIVER='" JX_MOCK_LIBCUDA "' '" + self_exe() +
-                    "' --test-case='cuda executor (no kernels)*' --no-version --force-colors=0 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  REQUIRE(pipe);
-  std::string output;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof(buf), pipe)) output.append(buf, n);
-  const int status = pclose(pipe);
-  CHECK_MESSAGE(status == 0, output);
-  std::smatch m;
-  REQUIRE_MESSAGE(std::regex_search(output, m, std::regex(R"(test cases:\s*(\d+)\s*\|\s*(\d+) passed\s*\|\s*(\d+) failed)")),
-                  output);
-  CHECK_MESSAGE(m[2].str() == "2", output);  // both ran and passed
-  CHECK_MESSAGE(m[3].str() == "0", output);
+  auto r = jx::testing::run_cases_in_child("JX_CUDA_DRIVER='" JX_MOCK_LIBCUDA "'", "cuda executor (no kernels)*");
+  CHECK_MESSAGE(r.status == 0, r.output);
+  CHECK_MESSAGE(r.passed == 2, r.output);  // both ran and passed
+  CHECK_MESSAGE(r.failed == 0, r.output);
 }
 #endif
 #endif  // JX_WITH_CUDA

@@ -3,10 +3,12 @@
 // and the per-dtype tolerance table.
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <system_error>
 #include <random>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -139,6 +141,36 @@ struct TempDir {
   }
   std::filesystem::path operator/(const std::string& name) const { return dir / name; }
 };
+
+/// This test binary's path.
+inline std::string self_exe() {
+  char buf[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+}
+
+/// Runs this test binary's cases matching `filter` (doctest's --test-case) in a child process
+/// with `env` ("VAR=value ...") set: its exit status, its output, and doctest's counts of test
+/// cases run / passed / failed (-1 when the summary line is missing).
+struct ChildRun {
+  int status = -1;
+  std::string output;
+  int run = -1, passed = -1, failed = -1;
+};
+inline ChildRun run_cases_in_child(const std::string& env, const std::string& filter) {
+  ChildRun r;
+  const std::string cmd = env + " '" + self_exe() + "' --test-case='" + filter + "' --no-version --force-colors=0 2>&1";
+  FILE* pipe = ::popen(cmd.c_str(), "r");
+  if (!pipe) return r;
+  char buf[4096];
+  while (size_t n = std::fread(buf, 1, sizeof(buf), pipe)) r.output.append(buf, n);
+  r.status = ::pclose(pipe);
+  std::smatch m;
+  if (std::regex_search(r.output, m, std::regex(R"(test cases:\s*(\d+)\s*\|\s*(\d+) passed\s*\|\s*(\d+) failed)"))) {
+    r.run = std::stoi(m[1].str()), r.passed = std::stoi(m[2].str()), r.failed = std::stoi(m[3].str());
+  }
+  return r;
+}
 
 }  // namespace jx::testing
 
