@@ -16,6 +16,8 @@ namespace {
 Array special(DType d, unsigned variant) {
   const double inf = std::numeric_limits<double>::infinity(), nan = std::numeric_limits<double>::quiet_NaN();
   switch (d) {
+    case DType::float16:
+    case DType::bfloat16:
     case DType::float32:
     case DType::float64: {
       std::vector<double> v = {0.5, -1.5, 0.0, -0.0, inf, -inf, nan, 1e30, -1e-30, 3.0, 100.0, -0.75};
