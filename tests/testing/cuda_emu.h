@@ -764,14 +764,17 @@ inline bool run_block(const std::vector<unsigned>& order, unsigned n) {
     jxemu_thread_idx = &f.tid;
     swapcontext(&g.sched, &f.ctx);
   };
-  // Warps in the order their first thread appears in `order` (for warp_ahead).
-  std::vector<unsigned> warps;
+  // Warps in the order their first thread appears in `order` (for warp_ahead). A fixed array, not
+  // a vector: a fault in a kernel leaves this function by siglongjmp, skipping destructors.
+  unsigned warp_list[32];
+  unsigned nwarps = 0;
   for (unsigned i : order)
-    if (std::find(warps.begin(), warps.end(), i / 32u) == warps.end()) warps.push_back(i / 32u);
+    if (std::find(warp_list, warp_list + nwarps, i / 32u) == warp_list + nwarps && nwarps < 32) warp_list[nwarps++] = i / 32u;
   for (;;) {
     if (g.launch->warp_ahead) {
       // Each warp runs as far as it can (its own shuffles released at once) before the next.
-      for (unsigned w : warps) {
+      for (unsigned wi = 0; wi < nwarps; ++wi) {
+        const unsigned w = warp_list[wi];
         do {
           for (unsigned i : order) {
             Fiber& f = g.fibers[i];
