@@ -237,6 +237,7 @@ struct Entry {
   std::shared_ptr<const Executable> exe;
 #ifdef JX_WITH_CUDA
   std::map<int, std::shared_ptr<const cuda::Executable>> cuda_exes;  // by CUDA device
+  int const_device = -1;  // the CUDA device of a captured constant, found once at trace time
 #endif
 
   bool matches(const JitCall& call) const {
@@ -308,6 +309,10 @@ std::shared_ptr<Entry> lookup(JitState& state, const JitCall& call, const Tracer
                   std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(), " ms: ",
                   e->jaxpr.jaxpr->eqns.size(), " equations"));
   e->captures = captures_tracers(e->jaxpr);
+#ifdef JX_WITH_CUDA
+  for (size_t i = 0; e->const_device < 0 && i < e->jaxpr.consts.size(); ++i)
+    if (jx::detail::on_gpu(e->jaxpr.consts[i])) e->const_device = e->jaxpr.consts[i].device().id;
+#endif
   if (!e->captures) {
     std::lock_guard lock(state.mu);
     state.cache.emplace(h, e);
@@ -356,8 +361,7 @@ std::pair<std::vector<Array>, std::shared_ptr<const TreeDef>> jit_run(JitState& 
 #ifdef JX_WITH_CUDA
     // On a CUDA device when an argument lives there, or when JX_PLATFORM=cuda.
     int device = cuda::placement(call.leaves);
-    for (size_t i = 0; device < 0 && i < entry->jaxpr.consts.size(); ++i)  // a captured device array
-      if (jx::detail::on_gpu(entry->jaxpr.consts[i])) device = entry->jaxpr.consts[i].device().id;
+    if (device < 0) device = entry->const_device;  // a captured device array
     if (device >= 0) {
       auto cexe = ensure_compiled_cuda(state, *entry, device);
       std::vector<Array> args;
