@@ -527,6 +527,13 @@ def write_report(path, run):
              "values should agree to float32 rounding (W8's Lorenz trajectory is chaotic: over 10 time units float32 "
              "rounding differences grow, so only the first digits agree). W3, W4 and W7 initialize parameters with "
              "each system's own random generator, so their losses and gradients agree only roughly.")
+    append_answers_and_workloads(L, results)
+    with open(path, "w") as f:
+        f.write("\n".join(L))
+
+
+def append_answers_and_workloads(L, results):
+    """The check-value table of both systems and the workload list, closing a report."""
     L.append("")
     L.append("| id | value | jx | JAX |")
     L.append("|----|-------|----|-----|")
@@ -544,8 +551,6 @@ def write_report(path, run):
     for w, prog, desc in WORKLOADS:
         L.append(f"- {w}: {desc} (`{prog}`, `workloads.py {w}`)")
     L.append("")
-    with open(path, "w") as f:
-        f.write("\n".join(L))
 
 
 def write_chart(path, rows, limits, title, ceiling="triad bandwidth"):
@@ -838,23 +843,7 @@ def write_gpu_report(path, run):
     L.append("Check values from the last run of each program (as in the CPU report: W1, W2, W6 and W8 agree to "
              "float32 rounding, W8 only in its first digits; W3, W4 and W7 start from each system's own random "
              "parameters).")
-    L.append("")
-    L.append("| id | value | jx | JAX |")
-    L.append("|----|-------|----|-----|")
-    for w, _, _ in WORKLOADS:
-        res = results.get(w)
-        if not res:
-            continue
-        keys = list(res["jx"]["check"].keys() or res["jax"]["check"].keys())
-        for k in keys:
-            a, b = res["jx"]["check"].get(k), res["jax"]["check"].get(k)
-            L.append(f"| {w} | {k} | {'—' if a is None else f'{a:.7g}'} | {'—' if b is None else f'{b:.7g}'} |")
-    L.append("")
-    L.append("## Workloads")
-    L.append("")
-    for w, prog, desc in WORKLOADS:
-        L.append(f"- {w}: {desc} (`{prog}`, `workloads.py {w}`)")
-    L.append("")
+    append_answers_and_workloads(L, results)
     with open(path, "w") as f:
         f.write("\n".join(L))
 
